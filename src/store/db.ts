@@ -1,0 +1,60 @@
+// The store: one Kysely instance over SQLite (embedded) or PostgreSQL (distributed).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { describeStore, type Config, type StoreKind } from '../config/config.js';
+import type { Database } from './schema.js';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: StoreKind;
+  description: string;
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(description: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message || (cause as NodeJS.ErrnoException).code || cause.name : String(cause);
+    super(`Cannot reach the store (${description}): ${reason}`, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+// BIGINT and COUNT(*) arrive as strings from pg; our bigints are timestamps and ids, all far below 2^53.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: number } = {}): Store {
+  const description = describeStore(config as Config);
+  if (config.store.kind === 'sqlite') {
+    mkdirSync(dirname(config.store.path), { recursive: true });
+    const database = new SQLite(config.store.path, { timeout: 5000 });
+    // WAL: readers never block the writer; busy timeout: a second process waits instead of failing.
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    database.pragma('synchronous = NORMAL');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return { db, dialect: 'sqlite', description, close: () => db.destroy() };
+  }
+  const pool = new pg.Pool({ connectionString: config.store.url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
+  // An idle client losing its server (PostgreSQL restarted) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', description, close: () => db.destroy() };
+}
+
+/** Throws StoreUnavailableError naming where the store is and why it failed. */
+export async function checkStore(store: Store): Promise<void> {
+  try {
+    await sql`select 1`.execute(store.db);
+  } catch (err) {
+    throw new StoreUnavailableError(store.description, err);
+  }
+}

@@ -1,0 +1,5 @@
+// Migrations in order. Append only: a released migration never changes.
+import { initial } from './0001-initial.js';
+import type { Migration } from './types.js';
+
+export const migrations: readonly Migration[] = [initial];
