@@ -10,7 +10,10 @@ export interface Context {
   logger: Logger;
 }
 
-export async function openContext(overrides: Partial<Record<VarName, string | number | undefined>> = {}, opts: { migrate?: boolean } = {}): Promise<Context> {
+export async function openContext(
+  overrides: Partial<Record<VarName, string | number | undefined>> = {},
+  opts: { migrate?: boolean } = {},
+): Promise<Context> {
   const config = loadConfig({ overrides });
   const logger = createLogger(config);
   const store = openStore(config);

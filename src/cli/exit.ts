@@ -7,7 +7,13 @@ import { RedisUnavailableError } from '../queue/redis.js';
 export class UsageError extends Error {}
 
 export function exitOnStartupError(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof StoreUnavailableError || err instanceof RedisUnavailableError || err instanceof MigrationError || err instanceof UsageError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof StoreUnavailableError ||
+    err instanceof RedisUnavailableError ||
+    err instanceof MigrationError ||
+    err instanceof UsageError
+  ) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

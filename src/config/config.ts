@@ -30,10 +30,7 @@ const port = z.coerce
   .min(0, 'must be between 0 and 65535')
   .max(65535, 'must be between 0 and 65535');
 
-const positiveInt = z.coerce
-  .number({ message: 'must be a number' })
-  .int('must be a whole number')
-  .positive('must be greater than 0');
+const positiveInt = z.coerce.number({ message: 'must be a number' }).int('must be a whole number').positive('must be greater than 0');
 
 const nonNegative = z.coerce.number({ message: 'must be a number' }).min(0, 'must be 0 or more');
 
@@ -59,28 +56,93 @@ const secret = z
   .refine((v) => v === '' || v.length >= 32, { message: 'must be at least 32 characters (use `openssl rand -hex 32`)' });
 
 export const VARIABLES = {
-  HOST: { schema: z.string().trim().min(1, 'must not be empty'), default: '127.0.0.1', example: '0.0.0.0', help: 'Address the web server listens on.' },
+  HOST: {
+    schema: z.string().trim().min(1, 'must not be empty'),
+    default: '127.0.0.1',
+    example: '0.0.0.0',
+    help: 'Address the web server listens on.',
+  },
   PORT: { schema: port, default: '5003', example: '5003', help: 'Port the web server listens on.' },
-  DATA_DIR: { schema: z.string().trim().min(1, 'must not be empty'), default: './data', example: '/var/lib/mail-helper', help: 'Folder for the SQLite file, generated secrets and certificates (created if missing).' },
-  DATABASE_URL: { schema: databaseUrl, default: '', example: 'postgres://mail:secret@127.0.0.1:5432/mail_helper', help: 'Empty: SQLite at DATA_DIR/mail-helper.db. A postgres:// URL selects PostgreSQL.' },
-  SQLITE_PATH: { schema: z.string().trim(), default: '', example: './data/mail-helper.db', help: 'Overrides the SQLite file location (only when DATABASE_URL is empty).' },
-  QUEUE: { schema: z.enum(['local', 'bullmq'], { message: 'must be local or bullmq' }), default: 'local', example: 'bullmq', help: 'local: jobs in the store, run inside the web process. bullmq: jobs in Redis, run by `mail-helper worker` processes.' },
-  REDIS_URL: { schema: redisUrl, default: '', example: 'redis://127.0.0.1:6379', help: 'Redis for QUEUE=bullmq (default redis://127.0.0.1:6379 in that mode).' },
-  REDIS_PREFIX: { schema: z.string().trim().min(1, 'must not be empty'), default: 'mail-helper', example: 'mh-prod', help: 'Key prefix for everything Mail Helper keeps in Redis.' },
+  DATA_DIR: {
+    schema: z.string().trim().min(1, 'must not be empty'),
+    default: './data',
+    example: '/var/lib/mail-helper',
+    help: 'Folder for the SQLite file, generated secrets and certificates (created if missing).',
+  },
+  DATABASE_URL: {
+    schema: databaseUrl,
+    default: '',
+    example: 'postgres://mail:secret@127.0.0.1:5432/mail_helper',
+    help: 'Empty: SQLite at DATA_DIR/mail-helper.db. A postgres:// URL selects PostgreSQL.',
+  },
+  SQLITE_PATH: {
+    schema: z.string().trim(),
+    default: '',
+    example: './data/mail-helper.db',
+    help: 'Overrides the SQLite file location (only when DATABASE_URL is empty).',
+  },
+  QUEUE: {
+    schema: z.enum(['local', 'bullmq'], { message: 'must be local or bullmq' }),
+    default: 'local',
+    example: 'bullmq',
+    help: 'local: jobs in the store, run inside the web process. bullmq: jobs in Redis, run by `mail-helper worker` processes.',
+  },
+  REDIS_URL: {
+    schema: redisUrl,
+    default: '',
+    example: 'redis://127.0.0.1:6379',
+    help: 'Redis for QUEUE=bullmq (default redis://127.0.0.1:6379 in that mode).',
+  },
+  REDIS_PREFIX: {
+    schema: z.string().trim().min(1, 'must not be empty'),
+    default: 'mail-helper',
+    example: 'mh-prod',
+    help: 'Key prefix for everything Mail Helper keeps in Redis.',
+  },
   LOG_LEVEL: { schema: logLevel, default: 'info', example: 'debug', help: 'pino log level.' },
-  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }), default: 'auto', example: 'json', help: 'auto: pretty on a terminal, JSON otherwise.' },
-  SERVER_SECRET: { schema: secret, default: '', example: '3f9c…(64 hex chars)', help: 'Wraps sync grants for background jobs. Empty: generated once into DATA_DIR/server-secret. Every worker needs the same value.' },
+  LOG_FORMAT: {
+    schema: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }),
+    default: 'auto',
+    example: 'json',
+    help: 'auto: pretty on a terminal, JSON otherwise.',
+  },
+  SERVER_SECRET: {
+    schema: secret,
+    default: '',
+    example: '3f9c…(64 hex chars)',
+    help: 'Wraps sync grants for background jobs. Empty: generated once into DATA_DIR/server-secret. Every worker needs the same value.',
+  },
   SESSION_IDLE_MINUTES: { schema: positiveInt, default: '30', example: '60', help: 'A session ends after this long without a request.' },
   SESSION_MAX_HOURS: { schema: positiveInt, default: '12', example: '24', help: 'A session ends this long after login, whatever happens.' },
   REGISTRATION_OPEN: { schema: bool, default: 'false', example: 'true', help: 'Allow anyone to register after the first (admin) user.' },
   LOGIN_MAX_FAILURES: { schema: positiveInt, default: '5', example: '10', help: 'Failed logins before an account is locked.' },
   LOGIN_LOCK_MINUTES: { schema: positiveInt, default: '15', example: '30', help: 'How long a locked account stays locked.' },
-  ARGON2_MEMORY_KIB: { schema: positiveInt, default: '19456', example: '65536', help: 'argon2id memory cost for passwords and key derivation.' },
+  ARGON2_MEMORY_KIB: {
+    schema: positiveInt,
+    default: '19456',
+    example: '65536',
+    help: 'argon2id memory cost for passwords and key derivation.',
+  },
   ARGON2_ITERATIONS: { schema: positiveInt, default: '2', example: '3', help: 'argon2id time cost.' },
-  SECURE_COOKIES: { schema: z.enum(['auto', 'true', 'false'], { message: 'must be auto, true or false' }), default: 'auto', example: 'true', help: 'auto: Secure cookies under HTTPS only.' },
+  SECURE_COOKIES: {
+    schema: z.enum(['auto', 'true', 'false'], { message: 'must be auto, true or false' }),
+    default: 'auto',
+    example: 'true',
+    help: 'auto: Secure cookies under HTTPS only.',
+  },
   TRUST_PROXY: { schema: bool, default: 'false', example: 'true', help: 'Trust X-Forwarded-* headers (behind a reverse proxy).' },
-  WORKER_CONCURRENCY: { schema: positiveInt, default: '2', example: '4', help: 'Jobs one worker (or the embedded local worker) runs at once.' },
-  RETRY_BASE_MS: { schema: positiveInt, default: '60000', example: '60000', help: 'First retry delay; later ones double (60 s, 120 s, 240 s).' },
+  WORKER_CONCURRENCY: {
+    schema: positiveInt,
+    default: '2',
+    example: '4',
+    help: 'Jobs one worker (or the embedded local worker) runs at once.',
+  },
+  RETRY_BASE_MS: {
+    schema: positiveInt,
+    default: '60000',
+    example: '60000',
+    help: 'First retry delay; later ones double (60 s, 120 s, 240 s).',
+  },
   RETRY_ATTEMPTS: { schema: nonNegative, default: '3', example: '3', help: 'Retries after the first attempt for transient errors.' },
   GRANT_TTL_HOURS: { schema: positiveInt, default: '24', example: '24', help: 'Lifetime of a sync grant handed to background jobs.' },
   IMAP_TIMEOUT_MS: { schema: positiveInt, default: '15000', example: '30000', help: 'Connection/greeting/socket timeout for IMAP.' },
@@ -139,10 +201,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   for (const [name, spec] of Object.entries(VARIABLES) as [VarName, VarSpec][]) {
     const override = opts.overrides?.[name];
     const given = override !== undefined ? String(override) : env[name];
-    const value = given === undefined || (given.trim() === '' && spec.default !== '') ? spec.default ?? '' : given;
+    const value = given === undefined || (given.trim() === '' && spec.default !== '') ? (spec.default ?? '') : given;
     const parsed = spec.schema.safeParse(value);
     if (parsed.success) raw[name] = parsed.data;
-    else problems.push({ variable: name, problem: `${JSON.stringify(value)} ${parsed.error.issues[0]?.message ?? 'is invalid'}`, example: spec.example });
+    else
+      problems.push({
+        variable: name,
+        problem: `${JSON.stringify(value)} ${parsed.error.issues[0]?.message ?? 'is invalid'}`,
+        example: spec.example,
+      });
   }
   if (problems.length === 0 && raw.QUEUE === 'bullmq' && raw.REDIS_URL === '') raw.REDIS_URL = 'redis://127.0.0.1:6379';
   if (problems.length > 0) throw new ConfigError(problems);
@@ -160,7 +227,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     queue: { kind: v.QUEUE, redisUrl: v.REDIS_URL, prefix: v.REDIS_PREFIX },
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
     serverSecret: v.SERVER_SECRET,
-    session: { idleMs: (v.SESSION_IDLE_MINUTES as number) * 60_000, maxMs: (v.SESSION_MAX_HOURS as number) * 3_600_000, secureCookies: v.SECURE_COOKIES },
+    session: {
+      idleMs: (v.SESSION_IDLE_MINUTES as number) * 60_000,
+      maxMs: (v.SESSION_MAX_HOURS as number) * 3_600_000,
+      secureCookies: v.SECURE_COOKIES,
+    },
     auth: {
       registrationOpen: v.REGISTRATION_OPEN,
       maxFailures: v.LOGIN_MAX_FAILURES,

@@ -12,7 +12,9 @@ export function registerMigrate(program: Command): void {
         const ctx = await openContext({}, { migrate: false });
         const res = await migrate(ctx.store.db, ctx.store.dialect);
         process.stdout.write(
-          res.applied.length > 0 ? `Applied ${res.applied.length} migration(s): ${res.applied.join(', ')}\n` : `Nothing to do: all ${res.alreadyApplied} migrations already applied (${ctx.store.description}).\n`,
+          res.applied.length > 0
+            ? `Applied ${res.applied.length} migration(s): ${res.applied.join(', ')}\n`
+            : `Nothing to do: all ${res.alreadyApplied} migrations already applied (${ctx.store.description}).\n`,
         );
         await ctx.store.close();
       } catch (err) {

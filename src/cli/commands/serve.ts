@@ -18,7 +18,9 @@ export function registerServe(program: Command): void {
       try {
         const ctx = await openContext({ HOST: opts.host, PORT: opts.port });
         const { config, store, logger } = ctx;
-        const readiness: ReadinessCheck[] = [{ name: store.dialect === 'postgres' ? 'postgresql' : 'sqlite', check: () => checkStore(store) }];
+        const readiness: ReadinessCheck[] = [
+          { name: store.dialect === 'postgres' ? 'postgresql' : 'sqlite', check: () => checkStore(store) },
+        ];
         if (config.queue.kind === 'bullmq') {
           await pingRedis(config.queue.redisUrl);
           readiness.push({ name: 'redis', check: () => pingRedis(config.queue.redisUrl) });

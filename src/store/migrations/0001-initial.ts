@@ -6,8 +6,7 @@ export const initial: Migration = {
   name: '0001-initial',
   async up(db: Kysely<any>, dialect) {
     const t = columnTypes(dialect);
-    const id = (c: import('kysely').ColumnDefinitionBuilder) =>
-      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement();
+    const id = (c: import('kysely').ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
 
     await db.schema
       .createTable('users')
@@ -157,7 +156,13 @@ export const initial: Migration = {
       .addColumn('updated_at', t.bigint, (c) => c.notNull())
       .execute();
     // One live task per dedupe key (one sync per account): the store enforces it, not a race-prone check.
-    await db.schema.createIndex('tasks_dedupe').on('tasks').column('dedupe_key').unique().where(sql.ref('dedupe_key'), 'is not', null).execute();
+    await db.schema
+      .createIndex('tasks_dedupe')
+      .on('tasks')
+      .column('dedupe_key')
+      .unique()
+      .where(sql.ref('dedupe_key'), 'is not', null)
+      .execute();
     await db.schema.createIndex('tasks_user_created').on('tasks').columns(['user_id', 'created_at']).execute();
     await db.schema.createIndex('tasks_state_next').on('tasks').columns(['state', 'next_attempt_at']).execute();
     await db.schema.createIndex('tasks_parent').on('tasks').column('parent_id').execute();

@@ -1,0 +1,66 @@
+// AES-256-GCM with a versioned envelope: [version=1][12-byte nonce][16-byte tag][ciphertext].
+// Associated data binds a ciphertext to its purpose/row so it cannot be swapped into another column.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+
+const VERSION = 1;
+const NONCE_LEN = 12;
+const TAG_LEN = 16;
+const HEADER_LEN = 1 + NONCE_LEN + TAG_LEN;
+
+/** Decryption failed: wrong key, tampered data or not our format. Never returns garbage. */
+export class DecryptError extends Error {
+  readonly kind = 'permanent' as const;
+  constructor(what = 'data') {
+    super(`Cannot decrypt ${what}: the key is wrong or the data was changed.`);
+    this.name = 'DecryptError';
+  }
+}
+
+export function newKey(): Buffer {
+  return randomBytes(32);
+}
+
+export function encrypt(key: Buffer, plaintext: Buffer | string, aad?: string): Buffer {
+  if (key.length !== 32) throw new Error('encryption key must be 32 bytes');
+  const nonce = randomBytes(NONCE_LEN);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  if (aad) cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+  return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body]);
+}
+
+export function decrypt(key: Buffer, envelope: Buffer, aad?: string, what?: string): Buffer {
+  if (envelope.length < HEADER_LEN || envelope[0] !== VERSION || key.length !== 32) throw new DecryptError(what);
+  const nonce = envelope.subarray(1, 1 + NONCE_LEN);
+  const tag = envelope.subarray(1 + NONCE_LEN, HEADER_LEN);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+    if (aad) decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(envelope.subarray(HEADER_LEN)), decipher.final()]);
+  } catch {
+    throw new DecryptError(what);
+  }
+}
+
+export function encryptJson(key: Buffer, value: unknown, aad?: string): Buffer {
+  return encrypt(key, JSON.stringify(value), aad);
+}
+
+export function decryptJson<T>(key: Buffer, envelope: Buffer, aad?: string, what?: string): T {
+  return JSON.parse(decrypt(key, envelope, aad, what).toString('utf8')) as T;
+}
+
+export function decryptText(key: Buffer, envelope: Buffer, aad?: string, what?: string): string {
+  return decrypt(key, envelope, aad, what).toString('utf8');
+}
+
+/** A sub-key for one purpose (e.g. the stable-id hash key), so the DEK itself is used only for AEAD. */
+export function deriveSubkey(key: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', key).update(`mail-helper/${purpose}`).digest();
+}
+
+/** Keyed hash (HMAC-SHA-256, hex): equal inputs give equal ids without revealing the input. */
+export function keyedHash(key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+}
