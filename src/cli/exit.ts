@@ -1,19 +1,10 @@
 // Start-up failures a person can fix print one clear message and exit 2, never a stack trace.
-import { ConfigError } from '../config/config.js';
-import { StoreUnavailableError } from '../store/db.js';
-import { MigrationError } from '../store/migrate.js';
-import { RedisUnavailableError } from '../queue/redis.js';
+import { StartupError } from '../config/startup-error.js';
 
-export class UsageError extends Error {}
+export class UsageError extends StartupError {}
 
 export function exitOnStartupError(err: unknown): never {
-  if (
-    err instanceof ConfigError ||
-    err instanceof StoreUnavailableError ||
-    err instanceof RedisUnavailableError ||
-    err instanceof MigrationError ||
-    err instanceof UsageError
-  ) {
+  if (err instanceof StartupError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { StartupError } from './startup-error.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 export type QueueKind = 'local' | 'bullmq';
@@ -130,6 +131,24 @@ export const VARIABLES = {
     example: 'true',
     help: 'auto: Secure cookies under HTTPS only.',
   },
+  HTTPS: {
+    schema: bool,
+    default: 'false',
+    example: 'true',
+    help: 'Serve HTTPS (same as `serve --https`). Without TLS_CERT_FILE/TLS_KEY_FILE a self-signed certificate is generated into DATA_DIR/tls.',
+  },
+  TLS_CERT_FILE: {
+    schema: z.string().trim(),
+    default: '',
+    example: '/etc/ssl/mail-helper.crt',
+    help: 'PEM certificate for HTTPS (with TLS_KEY_FILE).',
+  },
+  TLS_KEY_FILE: {
+    schema: z.string().trim(),
+    default: '',
+    example: '/etc/ssl/private/mail-helper.key',
+    help: 'PEM private key for HTTPS (with TLS_CERT_FILE).',
+  },
   TRUST_PROXY: { schema: bool, default: 'false', example: 'true', help: 'Trust X-Forwarded-* headers (behind a reverse proxy).' },
   WORKER_CONCURRENCY: {
     schema: positiveInt,
@@ -162,12 +181,13 @@ export interface Config {
   session: { idleMs: number; maxMs: number; secureCookies: 'auto' | 'true' | 'false' };
   auth: { registrationOpen: boolean; maxFailures: number; lockMs: number; argon2: { memoryCost: number; timeCost: number } };
   trustProxy: boolean;
+  https: { enabled: boolean; certFile: string; keyFile: string };
   worker: { concurrency: number; retryBaseMs: number; retryAttempts: number; grantTtlMs: number };
   imap: { timeoutMs: number };
   sync: { maxAttachmentBytes: number };
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   readonly problems: { variable: string; problem: string; example: string }[];
   constructor(problems: { variable: string; problem: string; example: string }[]) {
     super(formatProblems(problems));
@@ -212,6 +232,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       });
   }
   if (problems.length === 0 && raw.QUEUE === 'bullmq' && raw.REDIS_URL === '') raw.REDIS_URL = 'redis://127.0.0.1:6379';
+  if (problems.length === 0 && Boolean(raw.TLS_CERT_FILE) !== Boolean(raw.TLS_KEY_FILE)) {
+    const missing = raw.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE';
+    problems.push({
+      variable: missing,
+      problem: 'is required when the other of TLS_CERT_FILE/TLS_KEY_FILE is set',
+      example: VARIABLES[missing].example,
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const v = raw as Record<VarName, never>;
@@ -239,6 +267,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       argon2: { memoryCost: v.ARGON2_MEMORY_KIB, timeCost: v.ARGON2_ITERATIONS },
     },
     trustProxy: v.TRUST_PROXY,
+    https: { enabled: v.HTTPS, certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE },
     worker: {
       concurrency: v.WORKER_CONCURRENCY,
       retryBaseMs: v.RETRY_BASE_MS,

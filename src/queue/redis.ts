@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { redactUrl } from '../config/config.js';
+import { StartupError } from '../config/startup-error.js';
 
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends StartupError {
   constructor(url: string, cause: unknown) {
     super(`Cannot reach Redis at ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'RedisUnavailableError';

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
+import { StartupError } from '../config/startup-error.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -14,7 +15,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends StartupError {
   constructor(description: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message || (cause as NodeJS.ErrnoException).code || cause.name : String(cause);
     super(`Cannot reach the store (${description}): ${reason}`, { cause });

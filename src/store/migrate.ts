@@ -4,9 +4,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { StoreKind } from '../config/config.js';
 import { migrations as allMigrations } from './migrations/index.js';
+import { StartupError } from '../config/startup-error.js';
 import type { Migration } from './migrations/types.js';
 
-export class MigrationError extends Error {
+export class MigrationError extends StartupError {
   constructor(
     readonly migration: string,
     cause: unknown,

@@ -12,10 +12,13 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** PEM key and certificate when serving HTTPS. */
+  https?: { key: string; cert: string };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert } } : {}),
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     requestIdHeader: false,

@@ -3,6 +3,8 @@ import { pingRedis } from '../../queue/redis.js';
 import { checkStore } from '../../store/db.js';
 import { buildApp } from '../../web/app.js';
 import type { ReadinessCheck } from '../../web/routes/health.js';
+import type { Config } from '../../config/config.js';
+import { ensureSelfSignedTls, loadGivenTls, type TlsMaterial } from '../../web/tls-cert.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError } from '../exit.js';
 
@@ -14,9 +16,18 @@ export function registerServe(program: Command): void {
     .description('Run the web server (and, with the local queue, the embedded worker)')
     .option('--host <host>', 'address to listen on (overrides HOST)')
     .option('--port <port>', 'port to listen on (overrides PORT)')
-    .action(async (opts: { host?: string; port?: string }) => {
+    .option('--https', 'serve HTTPS (self-signed certificate in DATA_DIR/tls unless --cert/--key are given)')
+    .option('--cert <file>', 'PEM certificate for HTTPS')
+    .option('--key <file>', 'PEM private key for HTTPS')
+    .action(async (opts: { host?: string; port?: string; https?: boolean; cert?: string; key?: string }) => {
       try {
-        const ctx = await openContext({ HOST: opts.host, PORT: opts.port });
+        const ctx = await openContext({
+          HOST: opts.host,
+          PORT: opts.port,
+          HTTPS: opts.https || opts.cert ? 'true' : undefined,
+          TLS_CERT_FILE: opts.cert,
+          TLS_KEY_FILE: opts.key,
+        });
         const { config, store, logger } = ctx;
         const readiness: ReadinessCheck[] = [
           { name: store.dialect === 'postgres' ? 'postgresql' : 'sqlite', check: () => checkStore(store) },
@@ -25,9 +36,16 @@ export function registerServe(program: Command): void {
           await pingRedis(config.queue.redisUrl);
           readiness.push({ name: 'redis', check: () => pingRedis(config.queue.redisUrl) });
         }
-        const app = await buildApp({ config, store, logger, readiness });
+        const tls = config.https.enabled ? await loadTls(config) : undefined;
+        if (tls)
+          logger.info(
+            { certificate: tls.certPath, source: tls.source, sha256: tls.fingerprint256, validTo: tls.validTo },
+            'HTTPS certificate',
+          );
+        const app = await buildApp({ config, store, logger, readiness, https: tls });
         await app.listen({ host: config.host, port: config.port });
-        logger.info({ store: store.description, queue: config.queue.kind }, 'Mail Helper is serving');
+        const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+        logger.info({ url, store: store.description, queue: config.queue.kind }, 'Mail Helper is serving');
 
         let stopping = false;
         const shutdown = async (signal: string) => {
@@ -55,4 +73,9 @@ export function registerServe(program: Command): void {
         exitOnStartupError(err);
       }
     });
+}
+
+function loadTls(config: Config): Promise<TlsMaterial> | TlsMaterial {
+  if (config.https.certFile) return loadGivenTls(config.https.certFile, config.https.keyFile);
+  return ensureSelfSignedTls(config.dataDir, config.host === '127.0.0.1' || config.host === '0.0.0.0' ? [] : [config.host]);
 }
