@@ -131,6 +131,18 @@ export const VARIABLES = {
     example: 'true',
     help: 'auto: Secure cookies under HTTPS only.',
   },
+  METRICS_TOKEN: {
+    schema: secret,
+    default: '',
+    example: '(64 hex chars)',
+    help: "Bearer token for /metrics (and workers' --metrics-port). Empty: /metrics is for logged-in admins only.",
+  },
+  STALE_SYNC_HOURS: {
+    schema: positiveInt,
+    default: '24',
+    example: '6',
+    help: 'An enabled account without a successful sync for this long counts as stale (health, metrics, alerts).',
+  },
   HTTPS: {
     schema: bool,
     default: 'false',
@@ -181,6 +193,7 @@ export interface Config {
   session: { idleMs: number; maxMs: number; secureCookies: 'auto' | 'true' | 'false' };
   auth: { registrationOpen: boolean; maxFailures: number; lockMs: number; argon2: { memoryCost: number; timeCost: number } };
   trustProxy: boolean;
+  metrics: { token: string; staleAfterMs: number };
   https: { enabled: boolean; certFile: string; keyFile: string };
   worker: { concurrency: number; retryBaseMs: number; retryAttempts: number; grantTtlMs: number };
   imap: { timeoutMs: number };
@@ -267,6 +280,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       argon2: { memoryCost: v.ARGON2_MEMORY_KIB, timeCost: v.ARGON2_ITERATIONS },
     },
     trustProxy: v.TRUST_PROXY,
+    metrics: { token: v.METRICS_TOKEN, staleAfterMs: (v.STALE_SYNC_HOURS as number) * 3_600_000 },
     https: { enabled: v.HTTPS, certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE },
     worker: {
       concurrency: v.WORKER_CONCURRENCY,

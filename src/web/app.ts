@@ -1,6 +1,8 @@
 // The Fastify application: plugins and routes wired from explicit dependencies.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Metrics } from '../observability/metrics.js';
+import { metricsRoutes } from './routes/metrics.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/db.js';
@@ -12,6 +14,9 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   readiness: ReadinessCheck[];
+  metrics?: Metrics;
+  /** Whether the request comes from a logged-in admin (set once authentication exists). */
+  isAdminRequest?: (req: FastifyRequest) => Promise<boolean> | boolean;
   /** PEM key and certificate when serving HTTPS. */
   https?: { key: string; cert: string };
 }
@@ -31,5 +36,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   healthRoutes(app, deps);
   homeRoutes(app, deps);
+  metricsRoutes(app, deps);
   return app;
 }

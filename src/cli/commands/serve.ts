@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createMetrics } from '../../observability/metrics.js';
 import { pingRedis } from '../../queue/redis.js';
 import { checkStore } from '../../store/db.js';
 import { buildApp } from '../../web/app.js';
@@ -42,7 +43,8 @@ export function registerServe(program: Command): void {
             { certificate: tls.certPath, source: tls.source, sha256: tls.fingerprint256, validTo: tls.validTo },
             'HTTPS certificate',
           );
-        const app = await buildApp({ config, store, logger, readiness, https: tls });
+        const metrics = createMetrics({ store, staleAfterMs: config.metrics.staleAfterMs });
+        const app = await buildApp({ config, store, logger, readiness, https: tls, metrics });
         await app.listen({ host: config.host, port: config.port });
         const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
         logger.info({ url, store: store.description, queue: config.queue.kind }, 'Mail Helper is serving');
