@@ -183,6 +183,8 @@ export interface WorkersTable {
   concurrency: number;
   version: string;
   current_jobs: string;
+  /** JSON list of the task types this worker has handlers for. */
+  task_types: string;
   started_at: number;
   last_heartbeat_at: number;
 }
