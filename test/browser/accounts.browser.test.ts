@@ -36,7 +36,7 @@ describe.each(kinds)('in Chromium on %s', (kind) => {
       await page.waitForURL(`${s.url}/`);
       expect(await page.locator('.flash').textContent()).toContain('Welcome, bea! You are the administrator');
       // The stylesheet is served locally and applied (CSP allows 'self' only).
-      expect(await page.locator('header').evaluate((el) => getComputedStyle(el).display)).toBe('flex');
+      expect(await page.locator('header').evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el).display)).toBe('flex');
 
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL(/\/login\?reason=logged_out/);

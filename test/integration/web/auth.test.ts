@@ -132,6 +132,8 @@ describe.each(kinds)('users and sessions on %s', (kind) => {
     const anon = t.client();
     expect((await anon.post('/login', { username: 'admin', password: PW, _csrf: null })).statusCode).toBe(403);
     expect((await c.post('/admin/registration', { open: '0' })).statusCode).toBe(303);
+    // An unknown route stays a 404 even without a token.
+    expect((await c.post('/no-such-route', { _csrf: null })).statusCode).toBe(404);
   });
 
   it('requireUser answers API requests with 401 JSON; admin pages are 404 for non-admins', async () => {
