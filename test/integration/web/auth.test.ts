@@ -321,6 +321,21 @@ describe.each(kinds)('session timeouts on %s', (kind) => {
     }
   });
 
+  it('two simultaneous first registrations make exactly one admin', async () => {
+    const t = await createTestApp(kind);
+    try {
+      const { createUser } = await import('../../../src/users/user-service.js');
+      const made = await Promise.all(
+        ['one', 'two', 'three'].map((u) => createUser(t.ts.store.db, t.ts.config.auth.argon2, { username: u, password: PW })),
+      );
+      expect(made.filter((m) => m.user.isAdmin)).toHaveLength(1);
+      const admins = await t.ts.store.db.selectFrom('users').select('username').where('is_admin', '=', 1).execute();
+      expect(admins).toHaveLength(1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('REGISTRATION_OPEN=true lets anyone register after the first user', async () => {
     const t = await createTestApp(kind, { REGISTRATION_OPEN: 'true' });
     try {
