@@ -79,6 +79,12 @@ describe.each(kinds)('in Chromium on %s', (kind) => {
       const row = page.locator('tbody tr', { hasText: 'Dovecot ü' });
       expect(await row.locator('[data-sync-account]').count()).toBe(1);
       expect(await page.locator('[data-sync-all]').count()).toBe(1);
+      // Readable on a phone: at 375 px nothing forces sideways scrolling of the page.
+      await page.setViewportSize({ width: 375, height: 740 });
+      for (const path of ['/settings/accounts', '/settings/accounts/new']) {
+        await page.goto(`${s.url}${path}`);
+        expect(await page.locator('html').evaluate((el) => el.scrollWidth)).toBeLessThanOrEqual(375);
+      }
       // The wrong password (401) and the refused form (400) were intended; nothing else may fail (CSP, 404s, script errors).
       expect(problems.filter((p) => !/status of (400|401)/.test(p))).toEqual([]);
     } finally {
