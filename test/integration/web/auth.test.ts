@@ -190,6 +190,24 @@ describe.each(kinds)('users and sessions on %s', (kind) => {
     expect((await forged.get(r.headers.location as string)).body).toContain('Your session is no longer valid');
   });
 
+  it('a session whose wrapped key no longer fits sends the person to the login page (never a 500)', async () => {
+    const c = t.client();
+    await c.login('bob', PW);
+    await c.get('/settings/accounts/new');
+    const id = (await t.ts.store.db.selectFrom('sessions').select('id').orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow())
+      .id;
+    await t.ts.store.db
+      .updateTable('sessions')
+      .set({ wrapped_dek: Buffer.from('not a wrapped key at all, just bytes') })
+      .where('id', '=', id)
+      .execute();
+    const r = await c.post('/settings/accounts', { name: 'x', host: 'h.example', security: 'tls', username: 'u', password: 'p' });
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe('/login?reason=key');
+    expect((await c.get('/login?reason=key')).body).toContain('Your session could not unlock your encryption key');
+    expect(await t.ts.store.db.selectFrom('sessions').select('id').where('id', '=', id).executeTakeFirst()).toBeUndefined();
+  });
+
   it('password change rewraps the key: accounts stay usable, the old password stops working, other sessions end', async () => {
     const c = t.client();
     await c.login('bob', PW);
