@@ -189,6 +189,13 @@ export interface WorkersTable {
   last_heartbeat_at: number;
 }
 
+/** Instance-wide settings changed at run time by an admin (key → text value). */
+export interface AppSettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -201,6 +208,7 @@ export interface Database {
   task_attempts: TaskAttemptsTable;
   grants: GrantsTable;
   workers: WorkersTable;
+  app_settings: AppSettingsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { bearerMatches } from '../../observability/metrics-auth.js';
 import type { AppDeps } from '../app.js';
 
@@ -7,7 +7,7 @@ export function metricsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const metrics = deps.metrics;
   if (!metrics) return;
   app.get('/metrics', async (req, reply) => {
-    const allowed = bearerMatches(req.headers.authorization, deps.config.metrics.token) || (await isAdmin(deps, req));
+    const allowed = bearerMatches(req.headers.authorization, deps.config.metrics.token) || req.user?.isAdmin === true;
     if (!allowed) {
       if (deps.config.metrics.token && req.headers.authorization)
         return reply.code(401).send({ error: 'The bearer token for /metrics is wrong.' });
@@ -16,8 +16,4 @@ export function metricsRoutes(app: FastifyInstance, deps: AppDeps): void {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-}
-
-async function isAdmin(deps: AppDeps, req: FastifyRequest): Promise<boolean> {
-  return deps.isAdminRequest ? deps.isAdminRequest(req) : false;
 }
