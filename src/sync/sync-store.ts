@@ -6,7 +6,6 @@ import type { Database } from '../store/schema.js';
 import { familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
 
-
 const INSERT_CHUNK = 400;
 
 export interface ServerMessageRow {

@@ -37,3 +37,36 @@ export async function countRows(store: Store, table: 'messages' | 'attachments' 
     .executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+/** Runs fn against the IMAP server as the user, with INBOX (or a folder) selected read-write. */
+export async function onServer<T>(
+  d: Dovecot,
+  user: string,
+  pw: string,
+  folder: string,
+  fn: (c: import('imapflow').ImapFlow) => Promise<T>,
+): Promise<T> {
+  return d.withClient(user, pw, async (c) => {
+    const lock = await c.getMailboxLock(folder);
+    try {
+      return await fn(c);
+    } finally {
+      lock.release();
+    }
+  });
+}
+
+/** Dovecot re-reads its passwd-file by mtime (1 s resolution), so a test file creates its users up front and hands them out. */
+export class UserPool {
+  private next = 0;
+  constructor(
+    private readonly d: Dovecot,
+    size = 60,
+  ) {
+    for (let i = 1; i <= size; i++) d.addUser(`u${i}`, `u${i}-pw`);
+  }
+  take(): { user: string; pw: string } {
+    const user = `u${++this.next}`;
+    return { user, pw: `${user}-pw` };
+  }
+}
