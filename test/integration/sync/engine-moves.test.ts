@@ -76,7 +76,7 @@ describe.each(await storeKinds())('sync engine: moves and folders on %s', (kind)
   });
 
   it('a changed UIDVALIDITY rescans the folder without fetching bodies again', async () => {
-    const { user, pw, acc, exact } = await setup();
+    const { user, acc, exact } = await setup();
     for (let i = 0; i < 3; i++) d.writeMessage(user, 'Archive', rawMessage({ subject: `m ${i}` }));
     await syncAccount(acc.input());
     d.setUidValidity(user, 'Archive', 777777);
