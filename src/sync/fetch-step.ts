@@ -12,7 +12,7 @@ import type { SyncRun } from './sync-run.js';
 
 const FETCH_BATCH = 200;
 const FLUSH_COUNT = 100;
-const FLUSH_BYTES = 16 * 1024 * 1024;
+const FLUSH_BYTES = 4 * 1024 * 1024;
 
 interface Fetched {
   p: PendingMessage;
