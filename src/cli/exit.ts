@@ -3,6 +3,7 @@ import { ConfigError } from '../config/config.js';
 import { StoreUnavailableError } from '../store/db.js';
 import { MigrationError } from '../store/migrate.js';
 import { RedisUnavailableError } from '../queue/redis.js';
+import { ServerSecretMissingError } from '../grants/server-secret.js';
 
 export class UsageError extends Error {}
 
@@ -12,7 +13,8 @@ export function exitOnStartupError(err: unknown): never {
     err instanceof StoreUnavailableError ||
     err instanceof RedisUnavailableError ||
     err instanceof MigrationError ||
-    err instanceof UsageError
+    err instanceof UsageError ||
+    err instanceof ServerSecretMissingError
   ) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);

@@ -6,6 +6,7 @@ import { syncUserEmailsTask } from './sync-user-emails.js';
 import type { TaskDeps } from './task-deps.js';
 
 export function buildHandlers(deps: TaskDeps): HandlerMap {
-  const handlers: TaskHandler[] = [syncUserEmailsTask(deps), syncAllAccountsTask(deps), pingTask];
+  const handlers: TaskHandler[] = [pingTask];
+  if (deps.syncAccount) handlers.push(syncUserEmailsTask({ ...deps, syncAccount: deps.syncAccount }), syncAllAccountsTask(deps));
   return new Map(handlers.map((h) => [h.type, h]));
 }

@@ -6,7 +6,7 @@ import { permanent } from '../sync/errors.js';
 import { accountSettings, decryptAccountCredentials, requireAccount, requireUser } from './account-access.js';
 import { classifyError } from './classify-error.js';
 import { defineTask } from './define-task.js';
-import type { TaskDeps } from './task-deps.js';
+import type { SyncAccountFn, TaskDeps } from './task-deps.js';
 import { TaskName } from './task-names.js';
 
 export const DEFAULT_MAX_EMAILS = 50;
@@ -37,7 +37,7 @@ export function syncResult(accountId: number, stats: SyncStats) {
   };
 }
 
-export function syncUserEmailsTask(deps: TaskDeps) {
+export function syncUserEmailsTask(deps: TaskDeps & { syncAccount: SyncAccountFn }) {
   return defineTask({
     name: TaskName.SyncUserEmails,
     payload: syncUserEmailsPayload,

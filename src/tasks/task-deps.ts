@@ -10,5 +10,6 @@ export interface TaskDeps {
   config: Config;
   /** grantKey(serverSecret): opens and creates sync grants. */
   grantKey: Buffer;
-  syncAccount: SyncAccountFn;
+  /** The sync engine; without it only tasks that need no engine (ping) are registered. */
+  syncAccount?: SyncAccountFn;
 }

@@ -21,7 +21,7 @@ export function createTaskSystem(opts: {
   config: Config;
   store: Store;
   logger: Logger;
-  syncAccount: SyncAccountFn;
+  syncAccount?: SyncAccountFn;
   /** Embedded mode may generate DATA_DIR/server-secret; workers must find an existing secret. */
   createSecret?: boolean;
 }): TaskSystem {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/db.js';
+import type { TaskSystem } from '../tasks/task-system.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
 
@@ -12,6 +13,8 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The task queue (enqueue, status, history); absent in tools that serve no task routes. */
+  tasks?: TaskSystem;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {

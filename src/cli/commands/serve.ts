@@ -5,8 +5,11 @@ import { buildApp } from '../../web/app.js';
 import type { ReadinessCheck } from '../../web/routes/health.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError } from '../exit.js';
+import { openTaskSystem } from '../task-wiring.js';
+import { WORKER_GRACE_MS } from './worker.js';
 
-const SHUTDOWN_LIMIT_MS = 10_000;
+// Requests first, then the embedded worker's jobs get 30 s to finish (or are handed back).
+const SHUTDOWN_LIMIT_MS = 40_000;
 
 export function registerServe(program: Command): void {
   program
@@ -25,9 +28,12 @@ export function registerServe(program: Command): void {
           await pingRedis(config.queue.redisUrl);
           readiness.push({ name: 'redis', check: () => pingRedis(config.queue.redisUrl) });
         }
-        const app = await buildApp({ config, store, logger, readiness });
+        // Embedded mode generates the server secret on first start; with BullMQ the workers need the same one.
+        const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
+        const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
+        const app = await buildApp({ config, store, logger, readiness, tasks });
         await app.listen({ host: config.host, port: config.port });
-        logger.info({ store: store.description, queue: config.queue.kind }, 'Mail Helper is serving');
+        logger.info({ store: store.description, queue: config.queue.kind, embeddedWorker: worker?.id ?? null }, 'Mail Helper is serving');
 
         let stopping = false;
         const shutdown = async (signal: string) => {
@@ -35,12 +41,14 @@ export function registerServe(program: Command): void {
           stopping = true;
           logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
           const force = setTimeout(() => {
-            logger.error('shutdown took longer than 10 s, exiting');
+            logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS / 1000} s, exiting`);
             process.exit(1);
           }, SHUTDOWN_LIMIT_MS);
           force.unref();
           try {
             await app.close();
+            await worker?.stop(WORKER_GRACE_MS);
+            await tasks.close();
             await store.close();
             logger.info('stopped');
             process.exit(0);

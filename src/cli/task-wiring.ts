@@ -1,0 +1,7 @@
+// The one place where commands link the task system to the sync engine.
+import { createTaskSystem, type TaskSystem } from '../tasks/task-system.js';
+import type { Context } from './context.js';
+
+export function openTaskSystem(ctx: Context, opts: { createSecret?: boolean } = {}): TaskSystem {
+  return createTaskSystem({ config: ctx.config, store: ctx.store, logger: ctx.logger, createSecret: opts.createSecret });
+}
