@@ -187,6 +187,13 @@ export interface WorkersTable {
   last_heartbeat_at: number;
 }
 
+/** Instance-wide settings changed at run time by an admin (key → text value). */
+export interface AppSettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -199,6 +206,7 @@ export interface Database {
   task_attempts: TaskAttemptsTable;
   grants: GrantsTable;
   workers: WorkersTable;
+  app_settings: AppSettingsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -1,10 +1,24 @@
-// The Fastify application: plugins and routes wired from explicit dependencies.
+// The Fastify application: plugins and routes wired from explicit dependencies. The single place that
+// registers plugins, hooks and routes (see README "Web internals for contributors").
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/db.js';
 import type { TaskSystem } from '../tasks/task-system.js';
+import { csrfProtection } from './auth/csrf.js';
+import { wantsJson } from './auth/request-kind.js';
+import { getRequestDek, handleSessionKeyError, SessionKeyError, sessionHook } from './auth/session.js';
+import { escapeHtml } from './views/html.js';
+import { accountRoutes } from './routes/accounts.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
 
@@ -17,6 +31,22 @@ export interface AppDeps {
   tasks?: TaskSystem;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Form posts are small; 1 MiB stays the limit for JSON bodies. */
+const FORM_BODY_LIMIT = 64 * 1024;
+
+// dist/web/app.js and src/web/app.ts both find the stylesheet and script in src/web/public.
+function publicDir(): string {
+  const candidates = [new URL('./public/', import.meta.url), new URL('../../src/web/public/', import.meta.url)].map((u) =>
+    fileURLToPath(u),
+  );
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+function simplePage(title: string, message: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Mail Helper</title><link rel="stylesheet" href="/static/style.css"></head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p><a href="/">Back to Mail Helper</a></p></main></body></html>`;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
@@ -24,12 +54,69 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     trustProxy: deps.config.trustProxy,
     bodyLimit: 1024 * 1024,
-    disableRequestLogging: false,
   });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // Served over plain HTTP on 127.0.0.1 by default: HSTS would only matter under --https.
+    hsts: false,
+  });
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+  await app.register(fastifyStatic, { root: publicDir(), prefix: '/static/', maxAge: '1h', decorateReply: false });
+
+  app.decorateRequest('dek', function (this: FastifyRequest) {
+    return getRequestDek(this);
+  });
+  app.addHook('onRequest', sessionHook(deps.config, deps.store));
+  // CSRF for every state-changing route, in preHandler so that form bodies are parsed.
+  app.addHook('preHandler', async (req, reply) => {
+    if (SAFE_METHODS.has(req.method) || req.routeOptions.config?.csrf === false) return;
+    return csrfProtection(req, reply);
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    if (wantsJson(req)) return reply.code(404).send({ error: 'not_found', message: 'Not found' });
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(simplePage('Not found', 'There is nothing at this address, or it is not yours.'));
+  });
+
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    if (err instanceof SessionKeyError) return handleSessionKeyError(req, reply);
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    // 4xx from Fastify itself (body too large, malformed JSON, bad content type) carry safe messages.
+    const message = status < 500 ? err.message : `Something went wrong on the server. Request id: ${req.id}`;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (wantsJson(req)) return reply.code(status).send({ error: status < 500 ? 'bad_request' : 'internal', message });
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(simplePage(status < 500 ? 'Request refused' : 'Server error', message));
+  });
+
   healthRoutes(app, deps);
+  authRoutes(app, deps);
   homeRoutes(app, deps);
+  accountRoutes(app, deps);
+  adminRoutes(app, deps);
   return app;
 }

@@ -1,5 +1,6 @@
 // Migrations in order. Append only: a released migration never changes.
 import { initial } from './0001-initial.js';
+import { appSettings } from './0002-app-settings.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, appSettings];
