@@ -36,7 +36,7 @@
 
   document.addEventListener('submit', async (event) => {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement) || !(form.hasAttribute('data-sync-account') || form.hasAttribute('data-sync-all'))) return;
+    if (form.tagName !== 'FORM' || !(form.hasAttribute('data-sync-account') || form.hasAttribute('data-sync-all'))) return;
     event.preventDefault();
     let out = form.querySelector('output.task-status');
     if (!out) {
