@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { openGrant } from '../grants/grant-store.js';
 import type { SyncStats } from '../sync/engine-types.js';
 import { permanent } from '../sync/errors.js';
-import { accountSettings, decryptAccountCredentials, requireAccount, requireUser } from './account-access.js';
+import { decryptCredentials, toAccountSettings } from '../accounts/account-repo.js';
+import { requireAccount, requireUser } from './account-access.js';
 import { classifyError } from './classify-error.js';
 import { defineTask } from './define-task.js';
 import type { SyncAccountFn, TaskDeps } from './task-deps.js';
@@ -52,8 +53,8 @@ export function syncUserEmailsTask(deps: TaskDeps & { syncAccount: SyncAccountFn
       try {
         const stats = await deps.syncAccount({
           store,
-          account: accountSettings(account, p.max_emails),
-          credentials: decryptAccountCredentials(dek, account),
+          account: { ...toAccountSettings(account), maxEmails: p.max_emails },
+          credentials: decryptCredentials(dek, account),
           dek,
           options: { maxAttachmentBytes: config.sync.maxAttachmentBytes, timeoutMs: config.imap.timeoutMs },
           onProgress: (progress) => ctx.progress({ ...progress, account_id: p.account_id }),
