@@ -6,6 +6,7 @@ import { Heartbeat, newWorkerId } from '../heartbeat.js';
 import { runTask, type RunnerEnv } from '../runner.js';
 import type { WorkerRuntime } from '../types.js';
 import type { BullmqBackend } from './bullmq-backend.js';
+import { overdueBullmqTasks } from './orphan-sweep.js';
 import { BACKOFF_TYPE, QUEUE_NAME, type JobData } from './queue-name.js';
 
 /** Thrown to BullMQ to ask for a retry after exactly the delay our policy chose. */
@@ -34,6 +35,7 @@ export class BullmqWorker implements WorkerRuntime {
   private readonly shutdown = new AbortController();
   private readonly heartbeat: Heartbeat;
   private readonly env: RunnerEnv;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: BullmqWorkerOptions) {
     this.env = { ...opts.env, workerId: this.id, queue: 'bullmq', dispatch: (t) => opts.backend.dispatch(t) };
@@ -57,6 +59,8 @@ export class BullmqWorker implements WorkerRuntime {
     });
     this.worker.on('error', (err) => this.opts.env.logger.warn({ err: err.message }, 'BullMQ worker error (reconnecting)'));
     await this.worker.waitUntilReady();
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(1_000, lease));
+    this.sweepTimer.unref();
     this.opts.env.logger.info({ workerId: this.id, concurrency: this.opts.concurrency }, 'BullMQ worker started');
   }
 
@@ -82,7 +86,26 @@ export class BullmqWorker implements WorkerRuntime {
     }
   }
 
+  /** Re-adds overdue tasks whose job Redis no longer holds (see orphan-sweep.ts). */
+  private async sweep(): Promise<void> {
+    try {
+      const queue = this.opts.backend.queue;
+      for (const task of await overdueBullmqTasks(this.opts.env.store, this.opts.env.leaseMs)) {
+        const job = await queue.getJob(task.id);
+        const state = job ? await job.getState() : 'missing';
+        if (state === 'missing' || state === 'unknown' || state === 'completed' || state === 'failed') {
+          if (job) await job.remove().catch(() => {});
+          await this.opts.backend.dispatch({ ...task, next_attempt_at: null });
+          this.opts.env.logger.warn({ taskId: task.id, jobState: state }, 'task had no live job in Redis: queued it again');
+        }
+      }
+    } catch (err) {
+      this.opts.env.logger.debug({ err: String(err) }, 'orphan sweep skipped (Redis or store unavailable)');
+    }
+  }
+
   async stop(graceMs = 30_000): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     const worker = this.worker;
     if (worker) {
       const closed = worker.close();
