@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerWorker } from './commands/worker.js';
+import { registerSync } from './commands/sync.js';
 import { registerUser } from './commands/user.js';
 import { VERSION } from '../version.js';
 
@@ -12,5 +13,6 @@ program.name('mail-helper').description('Self-hosted mail helper: background IMA
 registerServe(program);
 registerMigrate(program);
 registerWorker(program);
+registerSync(program);
 registerUser(program);
 await program.parseAsync(process.argv);

@@ -1,25 +1,10 @@
 // Task pages: history with filters, one task with live progress (SSE via /static/tasks.js), and the
 // "tasks wait but no worker is alive" warning.
 import type { Task } from '../../store/schema.js';
+import { progressText } from '../../tasks/progress-text.js';
 import { taskView } from '../../tasks/sync-service.js';
 import { csrfField, type PageContext } from './layout.js';
 import { html, type SafeHtml } from './html.js';
-
-export function progressText(progress: unknown): string {
-  const p = (progress ?? {}) as {
-    phase?: string;
-    folder?: string;
-    folderIndex?: number;
-    folderCount?: number;
-    done?: number;
-    total?: number;
-  };
-  if (!p.phase) return '';
-  const parts = [p.phase];
-  if (p.folder) parts.push(`folder ${p.folderIndex ?? '?'} of ${p.folderCount ?? '?'} (${p.folder})`);
-  if (p.total !== undefined) parts.push(`${p.done ?? 0} of ${p.total}`);
-  return parts.join(' · ');
-}
 
 function resultText(task: Task): string {
   const v = taskView(task);
