@@ -1,6 +1,7 @@
 // Migrations in order. Append only: a released migration never changes.
 import { initial } from './0001-initial.js';
 import { appSettings } from './0002-app-settings.js';
+import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial, appSettings];
+export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId];

@@ -1,0 +1,190 @@
+// The read model of stored messages for the web views and the API: owner-scoped, decrypted on
+// the fly with the user's DEK. Another user's message is simply not found (undefined → 404).
+import type { Kysely } from 'kysely';
+import { decrypt, decryptJson } from '../crypto/aead.js';
+import type { Database } from '../store/schema.js';
+import { attachmentAad, bodyAad, metaAad, rawAad, type AttachmentMeta, type MessageBody, type MessageMeta } from './message-format.js';
+
+export interface MessageListRow {
+  id: number;
+  accountId: number;
+  accountName: string;
+  folderId: number | null;
+  folderPath: string | null;
+  /** Sent date (epoch ms), falling back to the server's internal date. */
+  date: number | null;
+  from: string | null;
+  subject: string | null;
+  flags: string[];
+  hasAttachments: boolean;
+  parseError: string | null;
+}
+
+export interface MessagePage {
+  rows: MessageListRow[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+export interface MessageDetail extends MessageListRow {
+  to: string[];
+  cc: string[];
+  messageId: string | null;
+  text: string | null;
+  html: string | null;
+  size: number | null;
+  attachments: AttachmentMeta[];
+  hasSkippedAttachments: boolean;
+}
+
+export interface AttachmentContent {
+  filename: string | null;
+  mimeType: string;
+  size: number;
+  /** null when the attachment was above the size limit and only its metadata was kept. */
+  content: Buffer | null;
+}
+
+export interface ListFilter {
+  accountId?: number;
+  folderId?: number;
+  page?: number;
+  pageSize?: number;
+}
+
+const MAX_PAGE_SIZE = 200;
+
+function baseQuery(db: Kysely<Database>, userId: number) {
+  return db
+    .selectFrom('messages as m')
+    .innerJoin('mail_accounts as a', (j) => j.onRef('a.id', '=', 'm.account_id').on('a.user_id', '=', userId))
+    .leftJoin('folders as f', 'f.id', 'm.folder_id')
+    .where('m.user_id', '=', userId)
+    .where('m.deleted_at', 'is', null);
+}
+
+function listRow(
+  dek: Buffer,
+  r: {
+    id: number;
+    account_id: number;
+    name: string;
+    folder_id: number | null;
+    path: string | null;
+    sent_at: number | null;
+    flags: string;
+    meta_enc: Buffer;
+    stable_id: string;
+    parse_error: string | null;
+  },
+): { row: MessageListRow; meta: MessageMeta } {
+  const meta = decryptJson<MessageMeta>(dek, r.meta_enc, metaAad(Number(r.account_id), r.stable_id), 'a message');
+  return {
+    meta,
+    row: {
+      id: Number(r.id),
+      accountId: Number(r.account_id),
+      accountName: r.name,
+      folderId: r.folder_id === null ? null : Number(r.folder_id),
+      folderPath: r.path,
+      date: r.sent_at === null ? null : Number(r.sent_at),
+      from: meta.from,
+      subject: meta.subject,
+      flags: JSON.parse(r.flags) as string[],
+      hasAttachments: meta.attachments.length > 0,
+      parseError: r.parse_error,
+    },
+  };
+}
+
+const LIST_COLUMNS = [
+  'm.id',
+  'm.account_id',
+  'a.name',
+  'm.folder_id',
+  'f.path',
+  'm.sent_at',
+  'm.flags',
+  'm.meta_enc',
+  'm.stable_id',
+  'm.parse_error',
+] as const;
+
+/** The user's live messages, newest first, one page at a time (page is 1-based). */
+export async function listMessages(db: Kysely<Database>, dek: Buffer, userId: number, filter: ListFilter = {}): Promise<MessagePage> {
+  const pageSize = Math.min(Math.max(1, Math.floor(filter.pageSize ?? 50)), MAX_PAGE_SIZE);
+  const page = Math.max(1, Math.floor(filter.page ?? 1));
+  let q = baseQuery(db, userId);
+  if (filter.accountId !== undefined) q = q.where('m.account_id', '=', filter.accountId);
+  if (filter.folderId !== undefined) q = q.where('m.folder_id', '=', filter.folderId);
+  const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const rows = await q
+    .select([...LIST_COLUMNS])
+    .orderBy('m.sent_at', 'desc')
+    .orderBy('m.id', 'desc')
+    .limit(pageSize)
+    .offset((page - 1) * pageSize)
+    .execute();
+  return { rows: rows.map((r) => listRow(dek, r).row), total: Number(total.n), page, pageSize };
+}
+
+export async function getMessage(db: Kysely<Database>, dek: Buffer, userId: number, messageId: number): Promise<MessageDetail | undefined> {
+  if (!Number.isSafeInteger(messageId)) return undefined;
+  const r = await baseQuery(db, userId)
+    .where('m.id', '=', messageId)
+    .select([...LIST_COLUMNS, 'm.body_enc', 'm.size', 'm.has_skipped_attachments'])
+    .executeTakeFirst();
+  if (!r) return undefined;
+  const { row, meta } = listRow(dek, r);
+  const body: MessageBody = r.body_enc
+    ? decryptJson<MessageBody>(dek, r.body_enc, bodyAad(row.accountId, r.stable_id), 'a message')
+    : { text: null, html: null };
+  return {
+    ...row,
+    to: meta.to,
+    cc: meta.cc,
+    messageId: meta.messageId,
+    text: body.text,
+    html: body.html,
+    size: r.size === null ? null : Number(r.size),
+    attachments: meta.attachments,
+    hasSkippedAttachments: r.has_skipped_attachments === 1,
+  };
+}
+
+export async function getAttachment(
+  db: Kysely<Database>,
+  dek: Buffer,
+  userId: number,
+  messageId: number,
+  idx: number,
+): Promise<AttachmentContent | undefined> {
+  if (!Number.isSafeInteger(messageId) || !Number.isSafeInteger(idx)) return undefined;
+  const r = await baseQuery(db, userId)
+    .innerJoin('attachments as t', (j) => j.onRef('t.message_id', '=', 'm.id').on('t.idx', '=', idx))
+    .where('m.id', '=', messageId)
+    .select(['m.account_id', 'm.stable_id', 'm.meta_enc', 't.size', 't.too_large', 't.content_enc'])
+    .executeTakeFirst();
+  if (!r) return undefined;
+  const accountId = Number(r.account_id);
+  const meta = decryptJson<MessageMeta>(dek, r.meta_enc, metaAad(accountId, r.stable_id), 'a message');
+  const m = meta.attachments.find((a) => a.idx === idx);
+  return {
+    filename: m?.filename ?? null,
+    mimeType: m?.mimeType ?? 'application/octet-stream',
+    size: Number(r.size),
+    content: r.content_enc ? decrypt(dek, r.content_enc, attachmentAad(accountId, r.stable_id, idx), 'an attachment') : null,
+  };
+}
+
+/** The original message source (RFC 5322 bytes), e.g. for "download .eml". */
+export async function getRawMessage(db: Kysely<Database>, dek: Buffer, userId: number, messageId: number): Promise<Buffer | undefined> {
+  if (!Number.isSafeInteger(messageId)) return undefined;
+  const r = await baseQuery(db, userId)
+    .where('m.id', '=', messageId)
+    .select(['m.account_id', 'm.stable_id', 'm.raw_enc'])
+    .executeTakeFirst();
+  if (!r || !r.raw_enc) return undefined;
+  return decrypt(dek, r.raw_enc, rawAad(Number(r.account_id), r.stable_id), 'a message');
+}

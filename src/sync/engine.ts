@@ -1,0 +1,158 @@
+// The sync engine: one account, three steps (state, fetch, reconcile), no web and no queue.
+// Every step is idempotent; an interrupted run followed by a rerun ends in the same state.
+import type { ImapFlow, ListResponse } from 'imapflow';
+import type { SyncInput, SyncStats } from './engine-types.js';
+import { permanent, SyncError } from './errors.js';
+import { toSyncError } from './error-mapping.js';
+import { stableIdKey } from './identity.js';
+import { createImapClient } from './imap-connection.js';
+import { fetchStep } from './fetch-step.js';
+import { planFolders, sinceMs, type ListedFolder } from './plan.js';
+import { reconcile } from './reconcile-step.js';
+import { passA, passB, planWork } from './state-step.js';
+import { SyncRun } from './sync-run.js';
+import { SyncStore } from './sync-store.js';
+
+const DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;
+
+function validate(input: SyncInput): void {
+  const a = input.account;
+  if (input.dek.length !== 32) throw permanent('cannot-decrypt', 'The account key is not available; unlock it with the password again.');
+  if (a.sinceDate !== null && sinceMs(a.sinceDate) === null)
+    throw permanent('invalid-settings', `The since-date "${a.sinceDate}" is not a date; use YYYY-MM-DD.`);
+  if (!Number.isInteger(a.maxEmails) || a.maxEmails < 0)
+    throw permanent('invalid-settings', `max_emails must be 0 (no limit) or a positive whole number, not ${a.maxEmails}.`);
+}
+
+function listedFolder(l: ListResponse): ListedFolder {
+  const s = l.status;
+  return {
+    path: l.path,
+    delimiter: l.delimiter ?? null,
+    specialUse: l.specialUse ?? null,
+    flags: l.flags,
+    status:
+      s && s.uidValidity !== undefined && s.uidNext !== undefined
+        ? {
+            uidValidity: Number(s.uidValidity),
+            uidNext: s.uidNext,
+            highestModseq: s.highestModseq !== undefined ? String(s.highestModseq) : null,
+            messages: s.messages ?? 0,
+          }
+        : undefined,
+  };
+}
+
+export async function syncAccount(input: SyncInput): Promise<SyncStats> {
+  validate(input);
+  const started = Date.now();
+  const { account } = input;
+  const where = { host: account.host, port: account.port };
+  let client: ImapFlow | undefined;
+  let run: SyncRun | undefined;
+  const t = { state: 0, fetch: 0, reconcile: 0 };
+  try {
+    if (input.signal?.aborted) throw new SyncError('permanent', 'cancelled', 'The sync was cancelled.');
+    input.onProgress?.({ phase: 'connect' });
+    let onExpunge: (uid: number | undefined) => void = () => {};
+    client = createImapClient(account, input.credentials, input.options?.timeoutMs);
+    client.options.expungeHandler = (ev) => onExpunge(ev.uid);
+    client.on('error', (err) =>
+      input.logger?.warn({ code: (err as { code?: string }).code, accountId: account.id }, 'IMAP connection error'),
+    );
+    await client.connect();
+    const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
+    const store = new SyncStore(input.store);
+    run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
+    const r = run;
+    onExpunge = (uid) => r.onExpunge(uid);
+
+    // Step 1: folders and state.
+    const t1 = Date.now();
+    r.progress({ phase: 'folders' });
+    const listed = (await client.list({ statusQuery: { uidValidity: true, uidNext: true, messages: true, highestModseq: condstore } })).map(
+      listedFolder,
+    );
+    const storedFolders = await store.loadFolders(account.id);
+    const plan = planFolders(listed, storedFolders, account.includeFolders, account.excludeFolders);
+    for (const g of plan.gone) await store.markFolderGone(g.id);
+    const storedByPath = new Map(storedFolders.map((f) => [f.path, f]));
+    const folders = [];
+    for (const l of plan.selected)
+      folders.push({ id: await store.upsertFolder(account.id, l), listed: l, stored: storedByPath.get(l.path) });
+    const work = planWork(r, folders, await store.folderCounts(account.id));
+    let n = 0;
+    for (const w of work) {
+      r.throwIfAborted();
+      r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
+      await passA(r, w);
+    }
+    n = 0;
+    for (const w of work) {
+      r.throwIfAborted();
+      if (r.vanishedFolders.has(w.id)) continue;
+      r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
+      await passB(r, w);
+    }
+    t.state = Date.now() - t1;
+
+    // Step 2: fetch.
+    const t2 = Date.now();
+    const live = work.filter((w) => !r.vanishedFolders.has(w.id));
+    const filters = { folderIds: live.map((w) => w.id), sinceMs: sinceMs(account.sinceDate), unseenOnly: account.unseenOnly };
+    const limit = account.maxEmails > 0 ? account.maxEmails : null;
+    const pending = await store.pending(account.id, filters, limit);
+    const newCount = limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length;
+    await fetchStep(
+      r,
+      pending,
+      new Map(live.map((w) => [w.id, w.path])),
+      input.dek,
+      input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES,
+    );
+    t.fetch = Date.now() - t2;
+
+    // Step 3: reconcile.
+    const t3 = Date.now();
+    r.throwIfAborted();
+    r.progress({ phase: 'reconcile' });
+    const selectedIds = new Set(live.map((w) => w.id));
+    const unfollowed = storedFolders
+      .filter((f) => f.status === 'active' && !selectedIds.has(f.id) && !plan.gone.some((g) => g.id === f.id))
+      .map((f) => f.id);
+    const rec = await reconcile(input.store, account.id, unfollowed);
+    t.reconcile = Date.now() - t3;
+    const onServer = await store.countServerMessages(
+      account.id,
+      live.map((w) => w.id),
+    );
+
+    await client.logout().catch(() => client?.close());
+    const stats: SyncStats = {
+      foldersScanned: live.length,
+      onServer,
+      new: newCount,
+      fetched: r.stats.fetched,
+      moved: rec.moved,
+      flagChanges: rec.flagChanges,
+      deleted: rec.deleted,
+      restored: rec.restored,
+      remaining: Math.max(0, newCount - r.stats.fetched),
+      bytesFetched: r.stats.bytesFetched,
+      parseProblems: r.stats.parseProblems,
+      warnings: r.warnings,
+      durationsMs: { ...t, total: Date.now() - started },
+    };
+    r.progress({ phase: 'done', done: stats.fetched, total: newCount });
+    input.logger?.info(
+      { accountId: account.id, fetched: stats.fetched, remaining: stats.remaining, ms: stats.durationsMs.total },
+      'sync finished',
+    );
+    return stats;
+  } catch (err) {
+    client?.close();
+    const e = toSyncError(err, where);
+    input.logger?.warn({ accountId: account.id, kind: e.kind, code: e.code }, `sync failed: ${e.message}`);
+    throw e;
+  }
+}

@@ -1,0 +1,131 @@
+// Step 2: fetch what the state holds but the store does not, newest first, at most max_emails.
+// Bodies stream in per-folder UID batches; writes are flushed by count or bytes inside one
+// transaction each, so memory stays bounded by a batch, never by the mailbox.
+import { encrypt, encryptJson } from '../crypto/aead.js';
+import { attachmentAad, bodyAad, metaAad, rawAad } from '../messages/message-format.js';
+import type { MessagesTable } from '../store/schema.js';
+import type { Insertable } from 'kysely';
+import { parseMessage } from './parse-message.js';
+import { chunks, uidSet } from './plan.js';
+import type { PendingMessage } from './sync-store.js';
+import type { SyncRun } from './sync-run.js';
+
+const FETCH_BATCH = 200;
+const FLUSH_COUNT = 100;
+const FLUSH_BYTES = 16 * 1024 * 1024;
+
+interface Fetched {
+  p: PendingMessage;
+  raw: Buffer;
+}
+
+export async function fetchStep(
+  run: SyncRun,
+  pending: PendingMessage[],
+  folders: Map<number, string>,
+  dek: Buffer,
+  maxAttachmentBytes: number,
+): Promise<void> {
+  const byFolder = new Map<number, PendingMessage[]>();
+  for (const p of pending) {
+    const list = byFolder.get(p.folder_id) ?? [];
+    list.push(p);
+    byFolder.set(p.folder_id, list);
+  }
+  let done = 0;
+  const total = pending.length;
+  let i = 0;
+  for (const [folderId, list] of byFolder) {
+    i++;
+    const path = folders.get(folderId);
+    if (!path || run.vanishedFolders.has(folderId)) continue;
+    run.progress({ phase: 'fetch', folder: path, folderIndex: i, folderCount: byFolder.size, done, total });
+    const lock = await run.openFolder({ id: folderId, path } as never);
+    if (!lock) continue;
+    try {
+      for (const batch of chunks(list, FETCH_BATCH)) {
+        run.throwIfAborted();
+        const byUid = new Map(batch.map((p) => [p.uid, p]));
+        let buf: Fetched[] = [];
+        let bytes = 0;
+        for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
+          const p = byUid.get(m.uid);
+          if (!p || !m.source) continue;
+          buf.push({ p, raw: m.source });
+          bytes += m.source.length;
+          if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
+            await storeBatch(run, buf, dek, maxAttachmentBytes);
+            done += buf.length;
+            buf = [];
+            bytes = 0;
+          }
+        }
+        await storeBatch(run, buf, dek, maxAttachmentBytes);
+        done += buf.length;
+        run.progress({ phase: 'fetch', folder: path, folderIndex: i, folderCount: byFolder.size, done, total });
+      }
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttachmentBytes: number): Promise<void> {
+  if (batch.length === 0) return;
+  const accountId = run.account.id;
+  const now = Date.now();
+  const rows: Insertable<MessagesTable>[] = [];
+  const attachments = new Map<string, { idx: number; size: number; tooLarge: boolean; content: Buffer | null }[]>();
+  for (const { p, raw } of batch) {
+    const parsed = await parseMessage(raw, maxAttachmentBytes);
+    if (parsed.parseError) run.stats.parseProblems++;
+    run.stats.bytesFetched += raw.length;
+    rows.push({
+      user_id: run.account.userId,
+      account_id: accountId,
+      stable_id: p.stable_id,
+      folder_id: p.folder_id,
+      uid: p.uid,
+      flags: p.flags,
+      sent_at: parsed.sentAt ?? p.internal_date,
+      size: raw.length,
+      meta_enc: encryptJson(dek, parsed.meta, metaAad(accountId, p.stable_id)),
+      body_enc: parsed.body ? encryptJson(dek, parsed.body, bodyAad(accountId, p.stable_id)) : null,
+      raw_enc: encrypt(dek, raw, rawAad(accountId, p.stable_id)),
+      parse_error: parsed.parseError,
+      has_skipped_attachments: parsed.attachments.some((a) => a.meta.tooLarge) ? 1 : 0,
+      deleted_at: null,
+      created_at: now,
+      updated_at: now,
+    });
+    if (parsed.attachments.length > 0)
+      attachments.set(
+        p.stable_id,
+        parsed.attachments.map((a) => ({
+          idx: a.meta.idx,
+          size: a.meta.size,
+          tooLarge: a.meta.tooLarge,
+          content: a.content ? encrypt(dek, a.content, attachmentAad(accountId, p.stable_id, a.meta.idx)) : null,
+        })),
+      );
+  }
+  await run.store.db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('messages')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
+      .returning(['id', 'stable_id'])
+      .execute();
+    const attRows = inserted.flatMap((r) =>
+      (attachments.get(r.stable_id) ?? []).map((a) => ({
+        message_id: Number(r.id),
+        idx: a.idx,
+        size: a.size,
+        too_large: a.tooLarge ? 1 : 0,
+        content_enc: a.content,
+      })),
+    );
+    for (const part of chunks(attRows, 50)) await trx.insertInto('attachments').values(part).execute();
+  });
+  run.stats.fetched += batch.length;
+}

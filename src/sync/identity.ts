@@ -1,0 +1,73 @@
+// Stable message ids. A message keeps its id when it moves between folders or UIDs, so a move is
+// recognised without fetching the body again, and the id reveals nothing (a keyed hash under a
+// sub-key of the user's DEK, never the raw Message-ID).
+//
+// Identity base = keyedHash(k, "mid:" + Message-ID + "\n" + RFC822.SIZE). The size is part of it so
+// two *different* messages that share a Message-ID (broken mailers, resent mail) get different
+// bases. Messages without a Message-ID fall back to "nomid:" + Date + From + Subject + size: the
+// headers a copy or move never changes. Two server copies with the same base (the same message in
+// two folders) are told apart by an ordinal: the first claim is `base`, later ones `base:2`, `base:3`…
+import { deriveSubkey, keyedHash } from '../crypto/aead.js';
+
+export interface IdentityHeaders {
+  messageId: string | null;
+  date: string | null;
+  from: string | null;
+  subject: string | null;
+}
+
+/** Parses an RFC 5322 header block (as fetched with BODY.PEEK[HEADER.FIELDS …]); unfolds continuation lines. */
+export function parseIdentityHeaders(block: Buffer | string | undefined): IdentityHeaders {
+  const out: IdentityHeaders = { messageId: null, date: null, from: null, subject: null };
+  if (!block) return out;
+  const text = typeof block === 'string' ? block : block.toString('latin1');
+  const unfolded = text.replace(/\r?\n[ \t]+/g, ' ');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'message-id' && out.messageId === null) out.messageId = normaliseMessageId(value);
+    else if (name === 'date' && out.date === null) out.date = value;
+    else if (name === 'from' && out.from === null) out.from = value;
+    else if (name === 'subject' && out.subject === null) out.subject = value;
+  }
+  return out;
+}
+
+/** `<a@b>` and ` a@b ` name the same message; an empty or whitespace id is no id. */
+export function normaliseMessageId(value: string): string | null {
+  const v = value.trim();
+  const m = /<([^>]*)>/.exec(v);
+  const id = (m ? m[1] : v).trim();
+  return id.length > 0 ? id : null;
+}
+
+export function stableIdKey(dek: Buffer): Buffer {
+  return deriveSubkey(dek, 'stable-id');
+}
+
+export function identityBase(key: Buffer, h: IdentityHeaders, size: number): string {
+  const material = h.messageId ? `mid:${h.messageId}\n${size}` : `nomid:${h.date ?? ''}\n${h.from ?? ''}\n${h.subject ?? ''}\n${size}`;
+  return keyedHash(key, material);
+}
+
+export function withOrdinal(base: string, ordinal: number): string {
+  return ordinal <= 1 ? base : `${base}:${ordinal}`;
+}
+
+/** The family of a base: every id with that base, for a range lookup (`:` sorts right below `;`). */
+export function familyRange(base: string): { from: string; to: string } {
+  return { from: base, to: `${base};` };
+}
+
+/**
+ * Picks the lowest ordinal of `base` that no server location claims. A stored message whose old
+ * location vanished (a move) is thereby claimed again by its new location.
+ */
+export function claimStableId(base: string, claimed: ReadonlySet<string>): string {
+  for (let n = 1; ; n++) {
+    const id = withOrdinal(base, n);
+    if (!claimed.has(id)) return id;
+  }
+}

@@ -1,0 +1,85 @@
+// The state of one sync run, shared by the steps: the IMAP session, the store, counters, progress
+// and cancellation. Keeps the step modules free of plumbing.
+import type { ImapFlow, MailboxLockObject } from 'imapflow';
+import type { Logger } from 'pino';
+import type { AccountSettings, SyncProgress } from './engine-types.js';
+import { SyncError } from './errors.js';
+import { isMissingFolder, type FolderWork } from './state-step.js';
+import type { SyncStore } from './sync-store.js';
+
+export interface RunCounters {
+  newOnServer: number;
+  flagChangesOnServer: number;
+  vanishedOnServer: number;
+  fetched: number;
+  bytesFetched: number;
+  parseProblems: number;
+}
+
+export class SyncRun {
+  readonly stats: RunCounters = {
+    newOnServer: 0,
+    flagChangesOnServer: 0,
+    vanishedOnServer: 0,
+    fetched: 0,
+    bytesFetched: 0,
+    parseProblems: 0,
+  };
+  readonly warnings: string[] = [];
+  /** Folders that disappeared during this run (deleted on the server between LIST and EXAMINE). */
+  readonly vanishedFolders = new Set<number>();
+  private vanishedSink: number[] | null = null;
+
+  constructor(
+    readonly client: ImapFlow,
+    readonly store: SyncStore,
+    readonly account: AccountSettings,
+    readonly stableKey: Buffer,
+    readonly condstore: boolean,
+    private readonly progressFn: ((p: SyncProgress) => void) | undefined,
+    private readonly signal: AbortSignal | undefined,
+    readonly logger: Logger | undefined,
+  ) {}
+
+  progress(p: SyncProgress): void {
+    if (!this.progressFn) return;
+    try {
+      this.progressFn(p);
+    } catch {
+      // A failing progress consumer must not fail the sync.
+    }
+  }
+
+  throwIfAborted(): void {
+    if (this.signal?.aborted) throw new SyncError('permanent', 'cancelled', 'The sync was cancelled.');
+  }
+
+  /** ImapFlow's expunge handler feeds VANISHED (EARLIER) UIDs here while a collector is active. */
+  onExpunge(uid: number | undefined): void {
+    if (this.vanishedSink && uid !== undefined) this.vanishedSink.push(uid);
+  }
+
+  collectVanished(): { stop(): number[] } {
+    const sink: number[] = [];
+    this.vanishedSink = sink;
+    return {
+      stop: () => {
+        this.vanishedSink = null;
+        return sink;
+      },
+    };
+  }
+
+  /** EXAMINE (read-only). A folder deleted meanwhile becomes a warning and its state is dropped. */
+  async openFolder(w: FolderWork): Promise<MailboxLockObject | null> {
+    try {
+      return await this.client.getMailboxLock(w.path, { readOnly: true });
+    } catch (err) {
+      if (!isMissingFolder(err)) throw err;
+      this.warnings.push(`Folder "${w.path}" vanished from the server during the sync.`);
+      this.vanishedFolders.add(w.id);
+      await this.store.markFolderGone(w.id);
+      return null;
+    }
+  }
+}

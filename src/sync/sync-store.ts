@@ -1,0 +1,242 @@
+// The engine's SQL: folders, the server-state mirror and stored messages. Set-based statements
+// and multi-row inserts inside transactions keep writes off the per-message round trip.
+import { sql, type Kysely } from 'kysely';
+import type { Store } from '../store/db.js';
+import type { Database } from '../store/schema.js';
+import { familyRange } from './identity.js';
+import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
+
+const INSERT_CHUNK = 400;
+
+export interface ServerMessageRow {
+  folder_id: number;
+  uid: number;
+  account_id: number;
+  stable_id: string;
+  flags: string;
+  internal_date: number | null;
+  size: number | null;
+}
+
+export interface PendingMessage {
+  folder_id: number;
+  uid: number;
+  stable_id: string;
+  flags: string;
+  internal_date: number | null;
+}
+
+export interface FetchFilters {
+  folderIds: number[];
+  sinceMs: number | null;
+  unseenOnly: boolean;
+}
+
+export class SyncStore {
+  constructor(private readonly store: Store) {}
+
+  get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  async loadFolders(accountId: number): Promise<StoredFolder[]> {
+    const rows = await this.db
+      .selectFrom('folders')
+      .select(['id', 'path', 'status', 'uidvalidity', 'uidnext', 'highestmodseq'])
+      .where('account_id', '=', accountId)
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      uidvalidity: r.uidvalidity === null ? null : Number(r.uidvalidity),
+      uidnext: r.uidnext === null ? null : Number(r.uidnext),
+    }));
+  }
+
+  /** Creates or revives the folder row (a folder deleted and re-created starts from scratch via its UIDVALIDITY). */
+  async upsertFolder(accountId: number, f: ListedFolder): Promise<number> {
+    const row = await this.db
+      .insertInto('folders')
+      .values({ account_id: accountId, path: f.path, delimiter: f.delimiter, special_use: f.specialUse, status: 'active' })
+      .onConflict((oc) =>
+        oc.columns(['account_id', 'path']).doUpdateSet({ status: 'active', delimiter: f.delimiter, special_use: f.specialUse }),
+      )
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  /** A folder gone from the server: its mirror rows go, so reconcile soft-deletes or re-homes its messages. */
+  async markFolderGone(folderId: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
+      await trx
+        .updateTable('folders')
+        .set({ status: 'gone', uidvalidity: null, uidnext: null, highestmodseq: null })
+        .where('id', '=', folderId)
+        .execute();
+    });
+  }
+
+  async resetFolder(folderId: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
+      await trx.updateTable('folders').set({ uidvalidity: null, uidnext: null, highestmodseq: null }).where('id', '=', folderId).execute();
+    });
+  }
+
+  async folderCounts(accountId: number): Promise<Map<number, number>> {
+    const rows = await this.db
+      .selectFrom('server_messages')
+      .select(['folder_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('account_id', '=', accountId)
+      .groupBy('folder_id')
+      .execute();
+    return new Map(rows.map((r) => [Number(r.folder_id), Number(r.n)]));
+  }
+
+  async saveFolderState(
+    folderId: number,
+    s: { uidvalidity?: number; uidnext?: number; highestmodseq?: string | null; lastSyncedAt?: number },
+  ): Promise<void> {
+    const set: Record<string, unknown> = {};
+    if (s.uidvalidity !== undefined) set.uidvalidity = s.uidvalidity;
+    if (s.uidnext !== undefined) set.uidnext = s.uidnext;
+    if (s.highestmodseq !== undefined) set.highestmodseq = s.highestmodseq;
+    if (s.lastSyncedAt !== undefined) set.last_synced_at = s.lastSyncedAt;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('folders').set(set).where('id', '=', folderId).execute();
+  }
+
+  async knownFlags(folderId: number): Promise<Map<number, string>> {
+    const rows = await this.db.selectFrom('server_messages').select(['uid', 'flags']).where('folder_id', '=', folderId).execute();
+    return new Map(rows.map((r) => [Number(r.uid), r.flags]));
+  }
+
+  async knownUids(folderId: number): Promise<Set<number>> {
+    const rows = await this.db.selectFrom('server_messages').select('uid').where('folder_id', '=', folderId).execute();
+    return new Set(rows.map((r) => Number(r.uid)));
+  }
+
+  async existingUids(folderId: number, uids: number[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const part of chunks(uids, INSERT_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('server_messages')
+        .select('uid')
+        .where('folder_id', '=', folderId)
+        .where('uid', 'in', part)
+        .execute();
+      for (const r of rows) out.add(Number(r.uid));
+    }
+    return out;
+  }
+
+  async applyStateChanges(folderId: number, changed: { uid: number; flags: string }[], vanished: number[]): Promise<void> {
+    if (changed.length === 0 && vanished.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const c of changed) {
+        await trx
+          .updateTable('server_messages')
+          .set({ flags: c.flags })
+          .where('folder_id', '=', folderId)
+          .where('uid', '=', c.uid)
+          .execute();
+      }
+      for (const part of chunks(vanished, INSERT_CHUNK)) {
+        await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).where('uid', 'in', part).execute();
+      }
+    });
+  }
+
+  /** Stable ids of the given bases' families that some server location already claims. */
+  async claimedIds(accountId: number, bases: string[]): Promise<Set<string>> {
+    const claimed = new Set<string>();
+    for (const part of chunks([...new Set(bases)], INSERT_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('server_messages')
+        .select('stable_id')
+        .where('account_id', '=', accountId)
+        .where('stable_id', 'in', part)
+        .execute();
+      // Only a claimed base can have claimed ordinals (ordinals are handed out lowest first).
+      for (const r of rows) {
+        const { from, to } = familyRange(r.stable_id);
+        const fam = await this.db
+          .selectFrom('server_messages')
+          .select('stable_id')
+          .where('account_id', '=', accountId)
+          .where('stable_id', '>=', from)
+          .where('stable_id', '<', to)
+          .execute();
+        for (const f of fam) claimed.add(f.stable_id);
+      }
+    }
+    return claimed;
+  }
+
+  async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx
+          .insertInto('server_messages')
+          .values(part)
+          .onConflict((oc) => oc.columns(['folder_id', 'uid']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  private pendingQuery(accountId: number, f: FetchFilters) {
+    let q = this.db
+      .selectFrom('server_messages as sm')
+      .leftJoin('messages as m', (j) => j.onRef('m.account_id', '=', 'sm.account_id').onRef('m.stable_id', '=', 'sm.stable_id'))
+      .where('sm.account_id', '=', accountId)
+      .where('m.id', 'is', null);
+    if (f.folderIds.length > 0) q = q.where('sm.folder_id', 'in', f.folderIds);
+    else q = q.where(sql<boolean>`1 = 0`);
+    if (f.sinceMs !== null) q = q.where('sm.internal_date', '>=', f.sinceMs);
+    if (f.unseenOnly) {
+      const seen = '"\\\\Seen"';
+      q =
+        this.store.dialect === 'postgres'
+          ? q.where(sql<boolean>`strpos(sm.flags, ${seen}) = 0`)
+          : q.where(sql<boolean>`instr(sm.flags, ${seen}) = 0`);
+    }
+    return q;
+  }
+
+  /** Messages in the state but not stored, newest first. */
+  async pending(accountId: number, f: FetchFilters, limit: number | null): Promise<PendingMessage[]> {
+    let q = this.pendingQuery(accountId, f)
+      .select(['sm.folder_id', 'sm.uid', 'sm.stable_id', 'sm.flags', 'sm.internal_date'])
+      .orderBy(sql`coalesce(sm.internal_date, 0)`, 'desc')
+      .orderBy('sm.uid', 'desc');
+    if (limit !== null) q = q.limit(limit);
+    const rows = await q.execute();
+    return rows.map((r) => ({
+      ...r,
+      folder_id: Number(r.folder_id),
+      uid: Number(r.uid),
+      internal_date: r.internal_date === null ? null : Number(r.internal_date),
+    }));
+  }
+
+  async countPending(accountId: number, f: FetchFilters): Promise<number> {
+    const r = await this.pendingQuery(accountId, f)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async countServerMessages(accountId: number, folderIds: number[]): Promise<number> {
+    if (folderIds.length === 0) return 0;
+    const r = await this.db
+      .selectFrom('server_messages')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', accountId)
+      .where('folder_id', 'in', folderIds)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncAccount } from '../../../src/sync/engine.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
+import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+import { serverLocations, storedLive } from './sync-helpers.js';
+
+let d: Dovecot;
+let proxy: FaultProxy;
+let userNo = 0;
+beforeAll(async () => {
+  d = await startDovecot();
+  // Dovecot re-reads its passwd-file by mtime (1 s resolution): create every test user up front.
+  for (let i = 1; i <= 60; i++) d.addUser(`u${i}`, `u${i}-pw`);
+  proxy = await startFaultProxy({ host: d.host, port: d.port });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await d?.stop();
+});
+
+describe.each(await storeKinds())('sync engine on %s', (kind) => {
+  let ts: TestStore;
+  beforeAll(async () => {
+    ts = await createTestStore(kind);
+  });
+  afterAll(async () => {
+    await ts?.cleanup();
+  });
+
+  async function setup(settings: Parameters<typeof createTestAccount>[3] = {}, viaProxy = false) {
+    const user = `u${++userNo}`;
+    const pw = `${user}-pw`;
+    const server = viaProxy ? { host: proxy.host, port: proxy.port } : { host: d.host, port: d.port };
+    const acc = await createTestAccount(ts.store, server, { username: user, password: pw }, settings);
+    return { user, pw, acc };
+  }
+
+  it('initial sync stores every message and mirrors (folder, uid, flags) exactly', async () => {
+    const { user, pw, acc } = await setup();
+    for (let i = 0; i < 5; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `in ${i}` }), { flags: i % 2 ? ['\\Seen'] : [] });
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'Archive', rawMessage({ subject: `ar ${i}` }), { flags: ['\\Flagged'] });
+    const stats = await syncAccount(acc.input());
+    expect(stats.fetched).toBe(8);
+    expect(stats.remaining).toBe(0);
+    expect(stats.onServer).toBe(8);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive']));
+  });
+
+  it('a second sync with nothing changed fetches no body and transfers almost nothing', async () => {
+    const { user, pw, acc } = await setup({}, true);
+    for (let i = 0; i < 20; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}`, body: 'x'.repeat(2000) }));
+    await syncAccount(acc.input());
+    proxy.resetCounters();
+    const stats = await syncAccount(acc.input());
+    expect(stats.fetched).toBe(0);
+    expect(stats.bytesFetched).toBe(0);
+    expect(stats.new).toBe(0);
+    // 20 bodies are > 40 KB; greeting, login, LIST-STATUS and logout are a few KB at most.
+    expect(proxy.bytesToClient).toBeLessThan(6000);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
+  });
+
+  it('new mail, server-side flag changes and expunges are followed', async () => {
+    const { user, pw, acc } = await setup();
+    for (let i = 0; i < 4; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
+    await syncAccount(acc.input());
+    d.writeMessage(user, 'INBOX', rawMessage({ subject: 'new one' }));
+    await d.withClient(user, pw, async (c) => {
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        await c.messageFlagsAdd('1', ['\\Seen', '\\Flagged'], { uid: true });
+        await c.messageDelete('2', { uid: true });
+      } finally {
+        lock.release();
+      }
+    });
+    const stats = await syncAccount(acc.input());
+    expect(stats.fetched).toBe(1);
+    expect(stats.flagChanges).toBe(1);
+    expect(stats.deleted).toBe(1);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
+  });
+});
