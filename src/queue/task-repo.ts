@@ -43,7 +43,7 @@ export async function insertTask(
       max_attempts: opts.maxAttempts,
       next_attempt_at: null,
       dedupe_key: req.dedupeKey ?? null,
-      grant_id: req.grant?.id ?? null,
+      grant_id: req.grant?.id ?? req.grantId ?? null,
       worker_id: null,
       lease_until: null,
       cancel_requested: 0,

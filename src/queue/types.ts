@@ -30,6 +30,8 @@ export interface EnqueueRequest {
   dedupeKey?: string | null;
   /** The task's sync grant, inserted with the task row in one transaction (dropped if deduplicated). */
   grant?: Grant;
+  /** Or an existing long-lived grant (a schedule's), which outlives the task. */
+  grantId?: string;
 }
 
 export interface EnqueueResult {

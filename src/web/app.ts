@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
+import { scheduleRoutes } from './routes/schedule.js';
 import { taskRoutes } from './routes/tasks.js';
 
 export interface AppDeps {
@@ -119,6 +120,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   homeRoutes(app, deps);
   accountRoutes(app, deps);
   adminRoutes(app, deps);
-  if (deps.tasks) taskRoutes(app, { ...deps, tasks: deps.tasks });
+  if (deps.tasks) {
+    taskRoutes(app, { ...deps, tasks: deps.tasks });
+    scheduleRoutes(app, { ...deps, tasks: deps.tasks });
+  }
   return app;
 }

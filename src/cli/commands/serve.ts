@@ -6,6 +6,7 @@ import type { ReadinessCheck } from '../../web/routes/health.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
+import { startScheduler } from '../../tasks/schedule.js';
 import { WORKER_GRACE_MS } from './worker.js';
 
 // Requests first, then the embedded worker's jobs get 30 s to finish (or are handed back).
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
         // Embedded mode generates the server secret on first start; with BullMQ the workers need the same one.
         const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
         const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
+        const stopScheduler = worker ? startScheduler(tasks.deps, tasks.queue, logger) : undefined;
         const app = await buildApp({ config, store, logger, readiness, tasks });
         await app.listen({ host: config.host, port: config.port });
         logger.info({ store: store.description, queue: config.queue.kind, embeddedWorker: worker?.id ?? null }, 'Mail Helper is serving');
@@ -46,6 +48,7 @@ export function registerServe(program: Command): void {
           }, SHUTDOWN_LIMIT_MS);
           force.unref();
           try {
+            stopScheduler?.();
             await app.close();
             await worker?.stop(WORKER_GRACE_MS);
             await tasks.close();

@@ -3,6 +3,7 @@ import { pingRedis } from '../../queue/redis.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
+import { startScheduler } from '../../tasks/schedule.js';
 
 /** Jobs still running this long after SIGTERM are handed back to the queue for another worker. */
 export const WORKER_GRACE_MS = 30_000;
@@ -26,6 +27,7 @@ export function registerWorker(program: Command): void {
         await pingRedis(config.queue.redisUrl);
         const system = openTaskSystem(ctx, { createSecret: false });
         const worker = await system.startWorker();
+        const stopScheduler = startScheduler(system.deps, system.queue, logger);
         logger.info({ workerId: worker.id, concurrency: config.worker.concurrency, store: store.description }, 'worker is running');
         let stopping = false;
         const shutdown = async (signal: string) => {
@@ -33,6 +35,7 @@ export function registerWorker(program: Command): void {
           stopping = true;
           logger.info({ signal }, `shutting down: finishing running jobs (at most ${WORKER_GRACE_MS / 1000} s, then handing them back)`);
           try {
+            stopScheduler();
             await worker.stop(WORKER_GRACE_MS);
             await system.close();
             await store.close();

@@ -130,12 +130,10 @@ export function taskRoutes(app: FastifyInstance, deps: AppDeps & { tasks: TaskSy
   app.get('/api/tasks', guard, async (req, reply) => {
     const q = listQuery.safeParse(req.query);
     if (!q.success)
-      return reply
-        .code(400)
-        .send({
-          error: 'bad_request',
-          message: `Invalid query parameter ${q.error.issues[0]?.path.join('.')}: ${q.error.issues[0]?.message}`,
-        });
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: `Invalid query parameter ${q.error.issues[0]?.path.join('.')}: ${q.error.issues[0]?.message}`,
+      });
     const { tasks: rows, total } = await tasks.queue.list(req.user!.id, {
       state: q.data.state,
       type: q.data.type,

@@ -68,6 +68,7 @@ export function tasksPage(
       >
       <button type="submit" class="secondary">Filter</button>
     </form>
+    <p><a href="/settings/schedules">Scheduled sync</a> (off unless you turn it on per account)</p>
     ${
       a.tasks.length === 0
         ? html`<p>No tasks yet. Start a sync on the <a href="/settings/accounts">Accounts</a> page.</p>`
