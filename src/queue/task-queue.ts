@@ -73,7 +73,11 @@ export class TaskQueue {
    * Runs a finished-but-failed (or cancelled) task again as a new task with the same payload. A new
    * grant is needed because the old one ended with the task.
    */
-  async retry(id: string, userId: number, grant?: Grant): Promise<{ from: Task; result: EnqueueResult } | undefined> {
+  async retry(
+    id: string,
+    userId: number,
+    opts: { grant?: Grant; dedupeKey?: string | null } = {},
+  ): Promise<{ from: Task; result: EnqueueResult } | undefined> {
     const task = await findUserTask(this.store, id, userId);
     if (!task) return undefined;
     if (task.state !== 'FAILURE' && task.state !== 'REVOKED') throw new TaskNotRetryableError(task);
@@ -82,8 +86,8 @@ export class TaskQueue {
       userId,
       accountId: task.account_id,
       payload: JSON.parse(task.payload) as Record<string, unknown>,
-      dedupeKey: task.account_id !== null ? syncDedupeKey(task.account_id) : null,
-      grant,
+      dedupeKey: opts.dedupeKey ?? null,
+      grant: opts.grant,
     });
     return { from: task, result };
   }

@@ -101,7 +101,13 @@ export async function retryTask(queue: TaskQueue, deps: TaskDeps, args: { userId
     ttlMs: deps.config.worker.grantTtlMs,
   });
   const needsGrant = task.type === TaskName.SyncUserEmails || task.type === TaskName.SyncAllAccounts;
-  return queue.retry(args.taskId, args.userId, needsGrant ? grant : undefined);
+  const dedupeKey =
+    task.type === TaskName.SyncUserEmails && task.account_id !== null
+      ? syncDedupeKey(task.account_id)
+      : task.type === TaskName.SyncAllAccounts
+        ? syncAllDedupeKey(args.userId)
+        : null;
+  return queue.retry(args.taskId, args.userId, { grant: needsGrant ? grant : undefined, dedupeKey });
 }
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed';
