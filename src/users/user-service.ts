@@ -89,6 +89,14 @@ export async function createUser(
     if (await findUserByName(db, input.username)) throw new UserInputError({ username: 'is already taken' });
     throw err;
   }
+  if (isAdmin && input.admin !== true) {
+    // Two first registrations at once both saw an empty table: only the earliest row stays admin.
+    const first = await db.selectFrom('users').select('id').orderBy('id').limit(1).executeTakeFirstOrThrow();
+    if (Number(first.id) !== id) {
+      await db.updateTable('users').set({ is_admin: 0 }).where('id', '=', id).execute();
+      return { user: { id, username: input.username, isAdmin: false }, dek };
+    }
+  }
   return { user: { id, username: input.username, isAdmin }, dek };
 }
 

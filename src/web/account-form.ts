@@ -1,6 +1,6 @@
 // Validation of the account form (and JSON): every field checked, messages that say how to fix it.
 import { z } from 'zod';
-import { checkbox, text } from './forms.js';
+import { checkbox, parseInput, text } from './forms.js';
 import { MAX_EMAILS_DEFAULT, MAX_EMAILS_LIMIT, type AccountFields } from '../accounts/account-repo.js';
 
 const HOST_RE =
@@ -41,7 +41,9 @@ export function accountSchema(requireCredentials: boolean) {
             .regex(HOST_RE, 'must be a host name like imap.example.com or an IP address'),
         ),
       security: z.enum(['tls', 'starttls', 'none'], { message: 'must be TLS, STARTTLS or none' }),
-      port: text(20),
+      port: text(20).refine((p) => p.trim() === '' || (/^\d+$/.test(p.trim()) && Number(p) >= 1 && Number(p) <= 65535), {
+        message: 'must be a whole number from 1 to 65535 (993 for TLS, 143 for STARTTLS)',
+      }),
       allow_insecure: checkbox,
       username: cred('user name'),
       password: cred('password'),
@@ -51,20 +53,6 @@ export function accountSchema(requireCredentials: boolean) {
       unseen_only: checkbox,
       max_emails: intField('max_emails', 1, MAX_EMAILS_LIMIT, MAX_EMAILS_DEFAULT),
       enabled: checkbox,
-    })
-    .superRefine((v, ctx) => {
-      if (v.security === 'none' && !v.allow_insecure) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['allow_insecure'],
-          message:
-            'security "none" sends your password and mail unencrypted over the network: tick the confirmation to allow it, or choose TLS/STARTTLS',
-        });
-      }
-      const p = v.port.trim();
-      if (p !== '' && (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
-        ctx.addIssue({ code: 'custom', path: ['port'], message: 'must be a whole number from 1 to 65535 (993 for TLS, 143 for STARTTLS)' });
-      }
     })
     .transform((v) => ({
       fields: {
@@ -80,6 +68,26 @@ export function accountSchema(requireCredentials: boolean) {
       username: v.username.trim(),
       password: v.password,
     }));
+}
+
+const INSECURE_MESSAGE =
+  'security "none" sends your password and mail unencrypted over the network: tick the confirmation to allow it, or choose TLS/STARTTLS';
+
+/**
+ * Parses the account form. The "none needs confirmation" rule is checked beside the schema so that its
+ * message appears together with every other field's, not only once the rest is valid.
+ */
+export function parseAccountForm(body: unknown, requireCredentials: boolean) {
+  const parsed = parseInput(accountSchema(requireCredentials), body);
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (
+    b.security === 'none' &&
+    !(b.allow_insecure === 'on' || b.allow_insecure === '1' || b.allow_insecure === 'true' || b.allow_insecure === true)
+  ) {
+    const errors = parsed.ok ? {} : parsed.errors;
+    return { ok: false as const, errors: { ...errors, allow_insecure: INSECURE_MESSAGE } };
+  }
+  return parsed;
 }
 
 /** Folder filter form: repeated `include` / `exclude` fields (one per ticked folder). */

@@ -90,7 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', sessionHook(deps.config, deps.store));
   // CSRF for every state-changing route, in preHandler so that form bodies are parsed.
   app.addHook('preHandler', async (req, reply) => {
-    if (SAFE_METHODS.has(req.method) || req.routeOptions.config?.csrf === false) return;
+    // No matched route (404 handler): nothing changes state, so answer 404 rather than 403.
+    if (SAFE_METHODS.has(req.method) || !req.routeOptions.url || req.routeOptions.config?.csrf === false) return;
     return csrfProtection(req, reply);
   });
 

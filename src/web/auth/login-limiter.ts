@@ -23,6 +23,11 @@ export class LoginLimiter {
     return wait;
   }
 
+  /** A successful login proves the owner: their username's counter starts again (the IP's does not). */
+  clear(key: string): void {
+    this.hits.delete(key);
+  }
+
   phantomLockedUntil(username: string, now = Date.now()): number | undefined {
     const p = this.phantom.get(username);
     return p && p.lockedUntil > now ? p.lockedUntil : undefined;

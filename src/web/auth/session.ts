@@ -73,6 +73,8 @@ function hashToken(token: string): string {
 export function sessionHook(config: Config, store: Store) {
   return async function loadSession(req: FastifyRequest, reply: FastifyReply) {
     appSettings.set(req, { config, store });
+    // Assets and probes need no session: spare them the store lookup.
+    if (req.url.startsWith('/static/') || req.url === '/healthz' || req.url === '/readyz') return;
     const token = req.cookies[SESSION_COOKIE];
     if (!token) return;
     const problem = await resolve(req, token, config, store);

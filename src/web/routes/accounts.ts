@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../app.js';
 import { requireUser } from '../auth/session.js';
-import { accountSchema, folderFilterSchema, trustSchema } from '../account-form.js';
+import { folderFilterSchema, parseAccountForm, trustSchema } from '../account-form.js';
 import { idParams, parseInput, sendBadRequest, type FieldErrors } from '../forms.js';
 import { checkboxField, errorSummary, field } from '../views/form-fields.js';
 import { html, type SafeHtml } from '../views/html.js';
@@ -313,7 +313,7 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   app.post('/settings/accounts', guard, async (req, reply) => {
-    const parsed = parseInput(accountSchema(true), req.body);
+    const parsed = parseAccountForm(req.body, true);
     if (!parsed.ok) {
       return sendPage(
         req,
@@ -370,7 +370,7 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/settings/accounts/:id', guard, async (req, reply) => {
     const a = await ownAccount(req, reply);
     if (!a) return reply;
-    const parsed = parseInput(accountSchema(a.needs_password === 1), req.body);
+    const parsed = parseAccountForm(req.body, a.needs_password === 1);
     if (!parsed.ok) return editPage(req, reply, a, bodyValues(req.body), parsed.errors, 400);
     const dek = req.dek();
     try {

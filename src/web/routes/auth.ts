@@ -120,6 +120,7 @@ export function authRoutes(app: FastifyInstance, deps: AppDeps): void {
       req.log.info({ username }, 'login failed');
       return loginPage(req, reply, { username, next, status: 401, message: FAILED_LOGIN_MESSAGE });
     }
+    limiter.clear(`user:${username.toLowerCase()}`);
     await startSession(req, reply, result.user.id, result.dek);
     result.dek.fill(0);
     req.log.info({ userId: result.user.id }, 'login');

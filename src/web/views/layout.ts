@@ -44,6 +44,7 @@ export function renderPage(ctx: PageContext, title: string, body: SafeHtml): str
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="csrf-token" content="${ctx.csrfToken}" />
         <title>${title} · Mail Helper</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/static/style.css" />
         <script src="/static/app.js" defer></script>
         <script src="/static/tasks.js" defer></script>
