@@ -5,18 +5,22 @@ import { encrypt, encryptJson } from '../crypto/aead.js';
 import { attachmentAad, bodyAad, metaAad, rawAad } from '../messages/message-format.js';
 import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
-import { parseMessage } from './parse-message.js';
+import { fromParseResult, parseMessage } from './parse-message.js';
+import type { ParserPool } from './parser-pool.js';
+import type { Email } from 'postal-mime';
 import { chunks, uidSet } from './plan.js';
 import type { PendingMessage } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const FETCH_BATCH = 200;
 const FLUSH_COUNT = 100;
-const FLUSH_BYTES = 16 * 1024 * 1024;
+const FLUSH_BYTES = 4 * 1024 * 1024;
 
 interface Fetched {
   p: PendingMessage;
   raw: Buffer;
+  /** Parsing starts as soon as the body arrives (in a worker) and is awaited only when the batch is stored. */
+  parsed: Promise<Email | Error> | null;
 }
 
 export async function fetchStep(
@@ -25,6 +29,7 @@ export async function fetchStep(
   folders: Map<number, string>,
   dek: Buffer,
   maxAttachmentBytes: number,
+  parser: ParserPool | null,
 ): Promise<void> {
   const byFolder = new Map<number, PendingMessage[]>();
   for (const p of pending) {
@@ -32,41 +37,86 @@ export async function fetchStep(
     list.push(p);
     byFolder.set(p.folder_id, list);
   }
-  let done = 0;
   const total = pending.length;
+  const writer = new BatchWriter(run, dek, maxAttachmentBytes);
   let i = 0;
-  for (const [folderId, list] of byFolder) {
-    i++;
-    const path = folders.get(folderId);
-    if (!path || run.vanishedFolders.has(folderId)) continue;
-    run.progress({ phase: 'fetch', folder: path, folderIndex: i, folderCount: byFolder.size, done, total });
-    const lock = await run.openFolder({ id: folderId, path } as never);
-    if (!lock) continue;
-    try {
-      for (const batch of chunks(list, FETCH_BATCH)) {
-        run.throwIfAborted();
-        const byUid = new Map(batch.map((p) => [p.uid, p]));
-        let buf: Fetched[] = [];
-        let bytes = 0;
-        for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
-          const p = byUid.get(m.uid);
-          if (!p || !m.source) continue;
-          buf.push({ p, raw: m.source });
-          bytes += m.source.length;
-          if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
-            await storeBatch(run, buf, dek, maxAttachmentBytes);
-            done += buf.length;
-            buf = [];
-            bytes = 0;
+  try {
+    for (const [folderId, list] of byFolder) {
+      i++;
+      const path = folders.get(folderId);
+      if (!path || run.vanishedFolders.has(folderId)) continue;
+      const progress = { phase: 'fetch' as const, folder: path, folderIndex: i, folderCount: byFolder.size, total };
+      writer.onStored = (done) => run.progress({ ...progress, done });
+      run.progress({ ...progress, done: writer.done });
+      const lock = await run.openFolder({ id: folderId, path } as never);
+      if (!lock) continue;
+      try {
+        for (const batch of chunks(list, FETCH_BATCH)) {
+          run.throwIfAborted();
+          const byUid = new Map(batch.map((p) => [p.uid, p]));
+          let buf: Fetched[] = [];
+          let bytes = 0;
+          for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
+            const p = byUid.get(m.uid);
+            if (!p || !m.source) continue;
+            buf.push({ p, raw: m.source, parsed: parser ? parser.parse(m.source) : null });
+            bytes += m.source.length;
+            if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
+              await writer.submit(buf);
+              buf = [];
+              bytes = 0;
+            }
           }
+          await writer.submit(buf);
         }
-        await storeBatch(run, buf, dek, maxAttachmentBytes);
-        done += buf.length;
-        run.progress({ phase: 'fetch', folder: path, folderIndex: i, folderCount: byFolder.size, done, total });
+      } finally {
+        lock.release();
       }
-    } finally {
-      lock.release();
     }
+    await writer.drain();
+  } finally {
+    // An IMAP failure must not leave a write running behind the caller's back.
+    await writer.settle();
+  }
+}
+
+/**
+ * Stores batches while the next one is fetched: at most one batch is being written (and parsed)
+ * while another fills, so memory stays bounded and IMAP reading overlaps parsing and SQL.
+ */
+class BatchWriter {
+  done = 0;
+  onStored: (done: number) => void = () => {};
+  private inflight: Promise<void> = Promise.resolve();
+  private error: unknown = null;
+
+  constructor(
+    private readonly run: SyncRun,
+    private readonly dek: Buffer,
+    private readonly maxAttachmentBytes: number,
+  ) {}
+
+  async submit(batch: Fetched[]): Promise<void> {
+    await this.drain();
+    if (batch.length === 0) return;
+    this.inflight = storeBatch(this.run, batch, this.dek, this.maxAttachmentBytes).then(
+      () => {
+        this.done += batch.length;
+        this.onStored(this.done);
+      },
+      (err: unknown) => {
+        this.error = err;
+      },
+    );
+  }
+
+  async drain(): Promise<void> {
+    await this.inflight;
+    if (this.error) throw this.error;
+  }
+
+  async settle(): Promise<void> {
+    await this.inflight;
   }
 }
 
@@ -76,8 +126,8 @@ async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttach
   const now = Date.now();
   const rows: Insertable<MessagesTable>[] = [];
   const attachments = new Map<string, { idx: number; size: number; tooLarge: boolean; content: Buffer | null }[]>();
-  for (const { p, raw } of batch) {
-    const parsed = await parseMessage(raw, maxAttachmentBytes);
+  for (const { p, raw, parsed: inWorker } of batch) {
+    const parsed = inWorker ? fromParseResult(raw, await inWorker, maxAttachmentBytes) : await parseMessage(raw, maxAttachmentBytes);
     if (parsed.parseError) run.stats.parseProblems++;
     run.stats.bytesFetched += raw.length;
     rows.push({

@@ -56,9 +56,14 @@ export function withOrdinal(base: string, ordinal: number): string {
   return ordinal <= 1 ? base : `${base}:${ordinal}`;
 }
 
-/** The family of a base: every id with that base, for a range lookup (`:` sorts right below `;`). */
-export function familyRange(base: string): { from: string; to: string } {
-  return { from: base, to: `${base};` };
+/** The family of a base: the base itself plus the range of its ordinals (`:` sorts right below `;`). */
+export function familyRange(base: string): { base: string; from: string; to: string } {
+  return { base, from: `${base}:`, to: `${base};` };
+}
+
+export function inFamily(id: string, base: string): boolean {
+  const { from, to } = familyRange(base);
+  return id === base || (id >= from && id < to);
 }
 
 /**

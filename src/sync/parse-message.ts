@@ -1,7 +1,9 @@
 // MIME parsing for step 2. Parser chosen by measurement: postal-mime 4.0 parsed a 20 KB multipart
 // message 1.2–2.2× faster than mailparser 3.14 (notes/stack.md: ≈1,200–1,800 vs 700–1,000 msgs/s on
-// one core); our own run of bench/parse-bench.ts over the benchmark mailbox's message mix is
-// recorded there. postal-mime is also dependency-free and keeps attachments as bytes.
+// one core; mailparser is not installed here). Our run of bench/parse-bench.ts over the benchmark
+// mix (1,000 messages, 29 MB): 89 msgs/s with Node 20's Blob, 398 msgs/s with the concatenating Blob
+// of concat-blob.ts — so parsing runs in a worker thread with that Blob (parser-pool.ts), off the
+// IMAP/SQL thread. postal-mime is also dependency-free and keeps attachments as bytes.
 import PostalMime, { type Address, type Email } from 'postal-mime';
 import type { AttachmentMeta, MessageBody, MessageMeta } from '../messages/message-format.js';
 import { parseIdentityHeaders } from './identity.js';
@@ -47,11 +49,22 @@ function structuralProblem(raw: Buffer): string | null {
   return null;
 }
 
+/** Parses in this thread (used when no parse worker is available). */
 export async function parseMessage(raw: Buffer, maxAttachmentBytes: number): Promise<ParsedMessage> {
   let email: Email;
   try {
-    email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer', maxNestingDepth: 64 });
+    email = await PostalMime.parse(raw, POSTAL_MIME_OPTIONS);
   } catch (err) {
+    return fromParseResult(raw, err instanceof Error ? err : new Error(String(err)), maxAttachmentBytes);
+  }
+  return fromParseResult(raw, email, maxAttachmentBytes);
+}
+
+export const POSTAL_MIME_OPTIONS = { attachmentEncoding: 'arraybuffer', maxNestingDepth: 64 } as const;
+
+/** Turns postal-mime's result (or its failure) into what the store keeps. */
+export function fromParseResult(raw: Buffer, result: Email | Error, maxAttachmentBytes: number): ParsedMessage {
+  if (result instanceof Error) {
     // Stored raw with the problem recorded; identity headers still give the list view something to show.
     const h = parseIdentityHeaders(
       raw
@@ -65,9 +78,10 @@ export async function parseMessage(raw: Buffer, maxAttachmentBytes: number): Pro
       body: null,
       attachments: [],
       sentAt: Number.isNaN(when) ? null : when,
-      parseError: `MIME parse failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500),
+      parseError: `MIME parse failed: ${result.message}`.slice(0, 500),
     };
   }
+  const email = result;
   const attachments: ParsedAttachment[] = email.attachments.map((a, idx) => {
     const bytes = contentBytes(a.content);
     const tooLarge = bytes.length > maxAttachmentBytes;

@@ -168,6 +168,7 @@ export class SyncStore {
           .where('stable_id', '>=', from)
           .where('stable_id', '<', to)
           .execute();
+        claimed.add(r.stable_id);
         for (const f of fam) claimed.add(f.stable_id);
       }
     }

@@ -1,0 +1,202 @@
+// npm run bench:sync — initial sync (a), no-change resync (b) and resync after 100 new messages (c)
+// of a deterministic mailbox in a throwaway Dovecot: Mail Helper on SQLite and PostgreSQL, mbsync
+// (the baseline, measured in the same run) and a raw ImapFlow fetch of every body (the floor).
+// Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
+// Each Mail Helper / floor run is a fresh process, so its peak RSS is its own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDovecot } from '../test/fixtures/dovecot.js';
+import { createPgDatabase } from '../test/fixtures/stores.js';
+import { MailboxWriter } from './mailbox.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const WITH_PG = process.env.BENCH_PG !== '0';
+const USER = 'bench';
+const PW = 'bench-pw';
+
+type Tool = 'floor' | 'mbsync' | 'mh-sqlite' | 'mh-postgres';
+type Scenario = 'a' | 'b' | 'c';
+interface Sample {
+  ms: number;
+  rssMb: number;
+  engineMs?: number;
+}
+const samples = new Map<string, Sample[]>();
+const add = (tool: Tool, sc: Scenario, s: Sample) => {
+  const k = `${tool}/${sc}`;
+  samples.set(k, [...(samples.get(k) ?? []), s]);
+  process.stderr.write(
+    `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB\n`,
+  );
+};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const d = await startDovecot();
+d.addUser(USER, PW);
+const work = mkdtempSync(join(tmpdir(), 'mh-bench-'));
+const writer = new MailboxWriter(d, USER);
+const t0 = Date.now();
+const bytes = writer.write(MESSAGES);
+process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB written in ${Date.now() - t0} ms\n`);
+
+function child(args: Record<string, unknown>): Record<string, number> {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'sync-child.ts'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
+  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+function mbsyncConfig(dir: string): string {
+  const conf = join(dir, 'mbsyncrc');
+  mkdirSync(join(dir, 'mail'), { recursive: true });
+  writeFileSync(
+    conf,
+    `IMAPAccount bench
+Host ${d.host}
+Port ${d.port}
+User ${USER}
+Pass ${PW}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path ${join(dir, 'mail')}/
+Inbox ${join(dir, 'mail', 'INBOX')}
+SubFolders Verbatim
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+Sync Pull
+SyncState *
+`,
+  );
+  return conf;
+}
+
+function mbsync(conf: string): Sample {
+  const start = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`mbsync failed: ${r.stderr}`);
+  const kb = Number(r.stderr.trim().split('\n').at(-1));
+  return { ms, rssMb: kb / 1024 };
+}
+
+const pgDbs: { drop(): Promise<void> }[] = [];
+async function freshStore(kind: 'sqlite' | 'postgres', i: number) {
+  const stateFile = join(work, `${kind}-${i}.json`);
+  if (kind === 'sqlite') return { store: { kind, path: join(work, `mh-${i}.db`) }, stateFile };
+  const db = await createPgDatabase();
+  pgDbs.push(db);
+  return { store: { kind, url: db.url }, stateFile };
+}
+
+const mh = (o: Record<string, number>): Sample => ({ ms: o.ms, rssMb: o.rssMb, engineMs: o.engineMs });
+try {
+  // Warm-up: Dovecot builds its indexes and the page cache fills once, for nobody's account.
+  child({ mode: 'floor' });
+  const kinds: ('sqlite' | 'postgres')[] = WITH_PG ? ['sqlite', 'postgres'] : ['sqlite'];
+  let last: Record<string, { store: unknown; stateFile: string }> = {};
+  let mbConf = '';
+  process.stderr.write('(a) initial sync\n');
+  for (let i = 0; i < RUNS; i++) {
+    add('floor', 'a', child({ mode: 'floor' }) as unknown as Sample);
+    const dir = join(work, `mbsync-${i}`);
+    mbConf = mbsyncConfig(dir);
+    add('mbsync', 'a', mbsync(mbConf));
+    for (const kind of kinds) {
+      const s = await freshStore(kind, i);
+      last[kind] = s;
+      add(`mh-${kind}`, 'a', mh(child({ mode: 'mailhelper', ...s })));
+    }
+  }
+  process.stderr.write('(b) no-change resync\n');
+  for (let i = 0; i < RUNS; i++) {
+    add('mbsync', 'b', mbsync(mbConf));
+    for (const kind of kinds) add(`mh-${kind}`, 'b', mh(child({ mode: 'mailhelper', ...last[kind] })));
+  }
+  process.stderr.write('(c) after 100 new messages\n');
+  for (let i = 0; i < RUNS; i++) {
+    writer.write(100);
+    add('mbsync', 'c', mbsync(mbConf));
+    for (const kind of kinds) add(`mh-${kind}`, 'c', mh(child({ mode: 'mailhelper', ...last[kind] })));
+  }
+  last = {};
+
+  const row = (tool: Tool, sc: Scenario) => {
+    const s = samples.get(`${tool}/${sc}`);
+    if (!s) return undefined;
+    return {
+      medianMs: median(s.map((x) => x.ms)),
+      engineMs: s[0].engineMs !== undefined ? median(s.map((x) => x.engineMs!)) : undefined,
+      peakRssMb: Math.max(...s.map((x) => x.rssMb)),
+      runs: s.map((x) => Math.round(x.ms)),
+    };
+  };
+  const tools: Tool[] = ['floor', 'mbsync', 'mh-sqlite', ...(WITH_PG ? (['mh-postgres'] as Tool[]) : [])];
+  const results: Record<string, unknown> = {};
+  const lines = [`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB, 5 folders; median of ${RUNS} runs`, ''];
+  lines.push('scenario | tool        | median ms | engine ms | × mbsync | × floor | peak RSS MB');
+  lines.push('---------|-------------|-----------|-----------|----------|---------|------------');
+  for (const sc of ['a', 'b', 'c'] as Scenario[]) {
+    const base = row('mbsync', sc)?.medianMs;
+    const fl = row('floor', sc)?.medianMs ?? (sc === 'a' ? undefined : undefined);
+    for (const tool of tools) {
+      const r = row(tool, sc);
+      if (!r) continue;
+      results[`${sc}/${tool}`] = r;
+      const vsMb = base ? (r.medianMs / base).toFixed(2) : '-';
+      const vsFloor = sc === 'a' && row('floor', 'a') ? (r.medianMs / row('floor', 'a')!.medianMs).toFixed(2) : '-';
+      void fl;
+      lines.push(
+        `${sc.padEnd(8)} | ${tool.padEnd(11)} | ${r.medianMs.toFixed(0).padStart(9)} | ${(r.engineMs !== undefined ? String(Math.round(r.engineMs)) : '-').padStart(9)} | ${vsMb.padStart(8)} | ${vsFloor.padStart(7)} | ${r.peakRssMb.toFixed(0).padStart(11)}`,
+      );
+    }
+  }
+  const table = lines.join('\n');
+  process.stdout.write(table + '\n');
+  mkdirSync(join(here, 'results'), { recursive: true });
+  const file = join(here, 'results', `sync-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        messages: MESSAGES,
+        bytes,
+        runs: RUNS,
+        mbsync: execFileSync('mbsync', ['--version'], { encoding: 'utf8' }).trim(),
+        results,
+        table,
+      },
+      null,
+      2,
+    ),
+  );
+  process.stdout.write(`\nwritten ${file}\n`);
+  void readFileSync;
+} finally {
+  for (const db of pgDbs) await db.drop().catch(() => {});
+  await d.stop();
+  rmSync(work, { recursive: true, force: true });
+}

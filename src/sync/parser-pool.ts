@@ -1,0 +1,72 @@
+// MIME parsing in worker threads, so the main thread keeps reading IMAP and writing SQL while
+// messages are parsed. The worker installs the concatenating Blob (concat-blob.ts) that makes
+// postal-mime ~4× faster on Node 20; that global patch stays inside the worker.
+import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Email } from 'postal-mime';
+import { ConcatBlob } from './concat-blob.js';
+import { POSTAL_MIME_OPTIONS } from './parse-message.js';
+
+// Plain JavaScript (eval'd), so it runs the same from dist/ and from TypeScript sources under tsx/vitest.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+var __name = (target) => target; // a helper some TypeScript transpilers emit into class sources
+globalThis.Blob = (${ConcatBlob.toString()});
+const ready = import(workerData.postalMimeUrl).then((m) => m.default);
+parentPort.on('message', async ({ id, raw, options }) => {
+  const PostalMime = await ready;
+  try {
+    const email = await PostalMime.parse(raw, options);
+    const transfer = [...new Set(email.attachments.map((a) => a.content).filter((c) => c instanceof ArrayBuffer))];
+    parentPort.postMessage({ id, email }, transfer);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+  }
+});
+`;
+
+interface Pending {
+  resolve(v: Email | Error): void;
+}
+
+export class ParserPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private rr = 0;
+
+  constructor(size = Math.min(2, Math.max(1, cpus().length - 1))) {
+    const postalMimeUrl = import.meta.resolve('postal-mime');
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { postalMimeUrl } });
+      w.on('message', (m: { id: number; email?: Email; error?: string }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        p.resolve(m.email ?? new Error(m.error ?? 'parse failed'));
+      });
+      w.on('error', (err) => this.failAll(err));
+      this.workers.push(w);
+    }
+  }
+
+  /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
+  parse(raw: Buffer): Promise<Email | Error> {
+    const id = this.nextId++;
+    const w = this.workers[this.rr++ % this.workers.length];
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve });
+      w.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), options: POSTAL_MIME_OPTIONS });
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.resolve(new Error(`parser worker failed: ${err.message}`));
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failAll(new Error('parser closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,150 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncAccount } from '../../../src/sync/engine.js';
+import type { SyncProgress } from '../../../src/sync/engine-types.js';
+import { SyncError } from '../../../src/sync/errors.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
+import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+import { serverLocations, storedLive, UserPool } from './sync-helpers.js';
+
+let d: Dovecot;
+let proxy: FaultProxy;
+let users: UserPool;
+let tlsD: Dovecot;
+let tlsUsers: UserPool;
+let fingerprint: string;
+beforeAll(async () => {
+  d = await startDovecot();
+  users = new UserPool(d);
+  proxy = await startFaultProxy({ host: d.host, port: d.port });
+  // A separate TLS instance: the fixture's own client would try STARTTLS against its self-signed certificate.
+  tlsD = await startDovecot({ tls: true });
+  tlsUsers = new UserPool(tlsD, 10);
+  fingerprint = new X509Certificate(readFileSync(tlsD.certPem!)).fingerprint256;
+});
+afterAll(async () => {
+  await proxy?.close();
+  await d?.stop();
+  await tlsD?.stop();
+});
+
+async function syncError(p: Promise<unknown>): Promise<SyncError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SyncError);
+  return err as SyncError;
+}
+
+describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
+  let ts: TestStore;
+  beforeAll(async () => {
+    ts = await createTestStore(kind);
+  });
+  afterAll(async () => {
+    proxy.reset();
+    await ts?.cleanup();
+  });
+
+  async function setup(settings: Parameters<typeof createTestAccount>[3] = {}, server = { host: proxy.host, port: proxy.port }) {
+    const { user, pw } = users.take();
+    const acc = await createTestAccount(ts.store, server, { username: user, password: pw }, settings);
+    const exact = async (folders: string[]) =>
+      expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, folders));
+    return { user, pw, acc, exact };
+  }
+
+  it('a connection cut anywhere in the sync, then a rerun, ends exact with no duplicates', async () => {
+    const { user, acc, exact } = await setup();
+    // ~300 KB each: step 2 flushes every 4 MB, so a cut after ~6 MB leaves a partial store behind.
+    for (let i = 0; i < 30; i++)
+      d.writeMessage(user, i % 3 ? 'INBOX' : 'Archive', rawMessage({ subject: `m${i}`, body: `${i} `.repeat(100_000) }));
+    // Cut points from the login through step 1 into the middle of step 2.
+    for (const cutAt of [300, 2500, 60_000, 6_000_000]) {
+      proxy.reset();
+      void proxy.cutAfter(cutAt);
+      const err = await syncError(syncAccount(acc.input()));
+      expect(err.kind).toBe('transient');
+      expect(['network', 'server-unavailable']).toContain(err.code);
+    }
+    proxy.reset();
+    const partial = (await ts.store.db.selectFrom('messages').select('id').where('account_id', '=', acc.account.id).execute()).length;
+    expect(partial).toBeGreaterThan(0);
+    const stats = await syncAccount(acc.input());
+    expect(stats.fetched + partial).toBeGreaterThanOrEqual(30);
+    const stored = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
+    expect(stored).toHaveLength(30);
+    await exact(['INBOX', 'Archive']);
+    expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+
+  it('a wrong password is a permanent auth error without the password in the message', async () => {
+    const { acc } = await setup();
+    const err = await syncError(
+      syncAccount(acc.input({ credentials: { username: acc.credentials.username, password: 'wrong-secret-pw' } })),
+    );
+    expect([err.kind, err.code]).toEqual(['permanent', 'auth-failed']);
+    expect(err.message).not.toContain('wrong-secret-pw');
+  });
+
+  it('a refused connection is transient (network) and a stalled one times out (transient)', async () => {
+    const { acc } = await setup();
+    proxy.refuse();
+    const refused = await syncError(syncAccount(acc.input()));
+    expect([refused.kind, refused.code]).toEqual(['transient', 'network']);
+    proxy.stall();
+    const stalled = await syncError(syncAccount(acc.input({ options: { timeoutMs: 300 } })));
+    expect([stalled.kind, stalled.code]).toEqual(['transient', 'timeout']);
+    proxy.reset();
+  });
+
+  it('an abort stops between batches with a cancelled error; a rerun completes', async () => {
+    const { user, acc, exact } = await setup();
+    for (let i = 0; i < 5; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `c${i}` }));
+    const ac = new AbortController();
+    const events: SyncProgress[] = [];
+    const onProgress = (p: SyncProgress) => {
+      events.push(p);
+      if (p.phase === 'fetch') ac.abort();
+    };
+    const err = await syncError(syncAccount(acc.input({ signal: ac.signal, onProgress })));
+    expect(err.code).toBe('cancelled');
+    expect(events.map((e) => e.phase)).toEqual(expect.arrayContaining(['connect', 'folders', 'state', 'fetch']));
+    const done: SyncProgress[] = [];
+    const stats = await syncAccount(acc.input({ onProgress: (p) => done.push(p) }));
+    expect(stats.fetched).toBe(5);
+    expect(done.at(-1)).toMatchObject({ phase: 'done', done: 5, total: 5 });
+    expect(done.find((p) => p.phase === 'fetch' && p.folderCount !== undefined)).toMatchObject({ folderIndex: 1, folderCount: 1 });
+    await exact(['INBOX']);
+  });
+
+  it('TLS: a self-signed certificate is rejected unless its fingerprint is trusted', async () => {
+    const { user, pw } = tlsUsers.take();
+    const credentials = { username: user, password: pw };
+    tlsD.writeMessage(user, 'INBOX', rawMessage({ subject: 'over tls' }));
+    const account = (settings: Parameters<typeof createTestAccount>[3], port: number) =>
+      createTestAccount(ts.store, { host: '127.0.0.1', port }, credentials, settings);
+    const plain = await account({ security: 'tls' }, tlsD.tlsPort!);
+    const rejected = await syncError(syncAccount(plain.input()));
+    expect([rejected.kind, rejected.code]).toEqual(['permanent', 'tls-rejected']);
+    const wrong = await account({ security: 'tls', tlsFingerprint: 'AA:'.repeat(31) + 'AA' }, tlsD.tlsPort!);
+    expect((await syncError(syncAccount(wrong.input()))).code).toBe('tls-rejected');
+    const pinned = await account({ security: 'tls', tlsFingerprint: fingerprint }, tlsD.tlsPort!);
+    expect((await syncAccount(pinned.input())).fetched).toBe(1);
+    const starttls = await account({ security: 'starttls', tlsFingerprint: fingerprint.replace(/:/g, '').toLowerCase() }, tlsD.port);
+    expect((await syncAccount(starttls.input())).fetched).toBe(1);
+    const starttlsUnpinned = await account({ security: 'starttls' }, tlsD.port);
+    expect((await syncError(syncAccount(starttlsUnpinned.input()))).code).toBe('tls-rejected');
+  });
+
+  it('invalid settings are permanent errors that say what to fix', async () => {
+    const { acc } = await setup({ sinceDate: 'last tuesday' });
+    const err = await syncError(syncAccount(acc.input()));
+    expect([err.kind, err.code]).toEqual(['permanent', 'invalid-settings']);
+    expect(err.message).toMatch(/YYYY-MM-DD/);
+  });
+});
