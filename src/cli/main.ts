@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
+import { registerWorker } from './commands/worker.js';
+import { registerSync } from './commands/sync.js';
 import { registerUser } from './commands/user.js';
 import { VERSION } from '../version.js';
 
@@ -10,5 +12,7 @@ const program = new Command();
 program.name('mail-helper').description('Self-hosted mail helper: background IMAP sync into an encrypted local store').version(VERSION);
 registerServe(program);
 registerMigrate(program);
+registerWorker(program);
+registerSync(program);
 registerUser(program);
 await program.parseAsync(process.argv);

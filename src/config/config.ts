@@ -185,6 +185,12 @@ export const VARIABLES = {
     help: 'First retry delay; later ones double (60 s, 120 s, 240 s).',
   },
   RETRY_ATTEMPTS: { schema: nonNegative, default: '3', example: '3', help: 'Retries after the first attempt for transient errors.' },
+  WORKER_LEASE_MS: {
+    schema: positiveInt,
+    default: '30000',
+    example: '30000',
+    help: "How long a running job stays claimed without a renewal; a crashed worker's jobs are picked up again after this.",
+  },
   GRANT_TTL_HOURS: { schema: positiveInt, default: '24', example: '24', help: 'Lifetime of a sync grant handed to background jobs.' },
   IMAP_TIMEOUT_MS: { schema: positiveInt, default: '15000', example: '30000', help: 'Connection/greeting/socket timeout for IMAP.' },
   MAX_ATTACHMENT_MB: { schema: nonNegative, default: '25', example: '50', help: 'Attachments above this keep metadata only.' },
@@ -205,7 +211,7 @@ export interface Config {
   trustProxy: boolean;
   metrics: { token: string; staleAfterMs: number };
   https: { enabled: boolean; certFile: string; keyFile: string };
-  worker: { concurrency: number; retryBaseMs: number; retryAttempts: number; grantTtlMs: number };
+  worker: { concurrency: number; retryBaseMs: number; retryAttempts: number; grantTtlMs: number; leaseMs: number };
   imap: { timeoutMs: number };
   sync: { maxAttachmentBytes: number };
 }
@@ -297,6 +303,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       retryBaseMs: v.RETRY_BASE_MS,
       retryAttempts: v.RETRY_ATTEMPTS,
       grantTtlMs: (v.GRANT_TTL_HOURS as number) * 3_600_000,
+      leaseMs: v.WORKER_LEASE_MS,
     },
     imap: { timeoutMs: v.IMAP_TIMEOUT_MS },
     sync: { maxAttachmentBytes: Math.round((v.MAX_ATTACHMENT_MB as number) * 1024 * 1024) },

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { pingRedis } from '../queue/redis.js';
 import { checkStore, type Store } from '../store/db.js';
-import { WORKER_ALIVE_MS } from './metrics.js';
+import { WORKER_STALE_MS } from '../queue/heartbeat.js';
 
 export interface HealthCheck {
   name: string;
@@ -65,7 +65,7 @@ export async function checkHealth(config: Config, store: Store, opts: HealthOpti
   const workers = await store.db
     .selectFrom('workers')
     .selectAll()
-    .where('last_heartbeat_at', '>', now - WORKER_ALIVE_MS)
+    .where('last_heartbeat_at', '>', now - WORKER_STALE_MS)
     .execute();
   const wantQueue = config.queue.kind;
   const live = workers.filter((w) => w.queue === wantQueue);
@@ -75,7 +75,7 @@ export async function checkHealth(config: Config, store: Store, opts: HealthOpti
       : {
           name: 'workers',
           ok: false,
-          detail: `no ${wantQueue} worker sent a heartbeat in the last ${WORKER_ALIVE_MS / 1000} s — queued tasks stay PENDING`,
+          detail: `no ${wantQueue} worker sent a heartbeat in the last ${WORKER_STALE_MS / 1000} s — queued tasks stay PENDING`,
           hint:
             wantQueue === 'bullmq'
               ? 'Start a worker: `mail-helper worker` (systemctl start mail-helper-worker@1) with the same DATABASE_URL, REDIS_URL and SERVER_SECRET.'

@@ -4,9 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sql } from 'kysely';
 import type { Store } from '../store/db.js';
-
-/** A worker whose heartbeat is older than this is not alive (heartbeats come every 10 s). */
-export const WORKER_ALIVE_MS = 30_000;
+import { WORKER_STALE_MS } from '../queue/heartbeat.js';
 
 export interface Metrics {
   registry: Registry;
@@ -82,13 +80,13 @@ export function createMetrics(opts: { store?: Store; staleAfterMs?: number; defa
     });
     new Gauge({
       name: 'mail_helper_workers_alive',
-      help: 'Workers with a heartbeat in the last 30 s',
+      help: 'Workers with a recent heartbeat',
       registers: [registry],
       async collect() {
         const row = await store.db
           .selectFrom('workers')
           .select(sql<number>`count(*)`.as('n'))
-          .where('last_heartbeat_at', '>', Date.now() - WORKER_ALIVE_MS)
+          .where('last_heartbeat_at', '>', Date.now() - WORKER_STALE_MS)
           .executeTakeFirst();
         this.set(Number(row?.n ?? 0));
       },

@@ -13,6 +13,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/db.js';
+import type { TaskSystem } from '../tasks/task-system.js';
 import { csrfProtection } from './auth/csrf.js';
 import { wantsJson } from './auth/request-kind.js';
 import { getRequestDek, handleSessionKeyError, SessionKeyError, sessionHook } from './auth/session.js';
@@ -22,6 +23,8 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
+import { scheduleRoutes } from './routes/schedule.js';
+import { taskRoutes } from './routes/tasks.js';
 
 export interface AppDeps {
   config: Config;
@@ -31,6 +34,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** PEM key and certificate when serving HTTPS. */
   https?: { key: string; cert: string };
+  /** The task queue (enqueue, status, history); absent in tools that serve no task routes. */
+  tasks?: TaskSystem;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -123,5 +128,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   accountRoutes(app, deps);
   adminRoutes(app, deps);
   metricsRoutes(app, deps);
+  if (deps.tasks) {
+    taskRoutes(app, { ...deps, tasks: deps.tasks });
+    scheduleRoutes(app, { ...deps, tasks: deps.tasks });
+  }
   return app;
 }

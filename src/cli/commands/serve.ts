@@ -8,8 +8,12 @@ import type { Config } from '../../config/config.js';
 import { ensureSelfSignedTls, loadGivenTls, type TlsMaterial } from '../../web/tls-cert.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError } from '../exit.js';
+import { openTaskSystem } from '../task-wiring.js';
+import { startScheduler } from '../../tasks/schedule.js';
+import { WORKER_GRACE_MS } from './worker.js';
 
-const SHUTDOWN_LIMIT_MS = 10_000;
+// Requests first, then the embedded worker's jobs get 30 s to finish (or are handed back).
+const SHUTDOWN_LIMIT_MS = 40_000;
 
 export function registerServe(program: Command): void {
   program
@@ -37,6 +41,10 @@ export function registerServe(program: Command): void {
           await pingRedis(config.queue.redisUrl);
           readiness.push({ name: 'redis', check: () => pingRedis(config.queue.redisUrl) });
         }
+        // Embedded mode generates the server secret on first start; with BullMQ the workers need the same one.
+        const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
+        const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
+        const stopScheduler = worker ? startScheduler(tasks.deps, tasks.queue, logger) : undefined;
         const tls = config.https.enabled ? await loadTls(config) : undefined;
         if (tls)
           logger.info(
@@ -44,10 +52,13 @@ export function registerServe(program: Command): void {
             'HTTPS certificate',
           );
         const metrics = createMetrics({ store, staleAfterMs: config.metrics.staleAfterMs });
-        const app = await buildApp({ config, store, logger, readiness, https: tls, metrics });
+        const app = await buildApp({ config, store, logger, readiness, https: tls, metrics, tasks });
         await app.listen({ host: config.host, port: config.port });
         const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-        logger.info({ url, store: store.description, queue: config.queue.kind }, 'Mail Helper is serving');
+        logger.info(
+          { url, store: store.description, queue: config.queue.kind, embeddedWorker: worker?.id ?? null },
+          'Mail Helper is serving',
+        );
 
         let stopping = false;
         const shutdown = async (signal: string) => {
@@ -55,12 +66,15 @@ export function registerServe(program: Command): void {
           stopping = true;
           logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
           const force = setTimeout(() => {
-            logger.error('shutdown took longer than 10 s, exiting');
+            logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS / 1000} s, exiting`);
             process.exit(1);
           }, SHUTDOWN_LIMIT_MS);
           force.unref();
           try {
+            stopScheduler?.();
             await app.close();
+            await worker?.stop(WORKER_GRACE_MS);
+            await tasks.close();
             await store.close();
             logger.info('stopped');
             process.exit(0);

@@ -47,6 +47,7 @@ export function renderPage(ctx: PageContext, title: string, body: SafeHtml): str
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/static/style.css" />
         <script src="/static/app.js" defer></script>
+        <script src="/static/tasks.js" defer></script>
       </head>
       <body>
         <header><a href="/" class="brand">Mail Helper</a>${nav}</header>

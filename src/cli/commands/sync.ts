@@ -1,0 +1,136 @@
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { DecryptError } from '../../crypto/aead.js';
+import { unlockKeySlot } from '../../crypto/keys.js';
+import { liveWorkers } from '../../queue/heartbeat.js';
+import { pingRedis } from '../../queue/redis.js';
+import { waitForTask } from '../../queue/task-watch.js';
+import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js';
+import type { Task } from '../../store/schema.js';
+import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
+import { findUserById, findUserByName } from '../../users/user-repo.js';
+import { openContext } from '../context.js';
+import { exitOnStartupError, UsageError } from '../exit.js';
+import { readNewPassword } from '../password-input.js';
+import { openTaskSystem } from '../task-wiring.js';
+import { progressText } from '../../tasks/progress-text.js';
+
+interface SyncOptions {
+  user: string;
+  account?: string;
+  all?: boolean;
+  wait?: boolean;
+  maxEmails?: string;
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+export function registerSync(program: Command): void {
+  program
+    .command('sync')
+    .description("Queue a sync of one account (--account) or all of a user's accounts (--all); --wait follows it to the end")
+    .requiredOption('--user <name-or-id>', 'the user whose accounts to sync')
+    .option('--account <id>', 'mail account id')
+    .option('--all', 'every enabled account of the user')
+    .option('--wait', 'follow progress until the task ends (exit 0 on success, 1 on failure)')
+    .option('--max-emails <n>', 'fetch at most this many new messages (default: the account setting)')
+    .option('--password-stdin', "read the user's password from standard input (else MAIL_HELPER_PASSWORD or a prompt)")
+    .option('--json', 'print the final task as JSON')
+    .action(async (opts: SyncOptions) => {
+      let code = 0;
+      try {
+        code = await runSync(opts);
+      } catch (err) {
+        if (err instanceof QueueUnavailableError || err instanceof NotFoundError) {
+          process.stderr.write(`${err.message}\n`);
+          process.exit(err instanceof NotFoundError ? 2 : 3);
+        }
+        exitOnStartupError(err);
+      }
+      process.exit(code);
+    });
+}
+
+async function runSync(opts: SyncOptions): Promise<number> {
+  if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
+  const accountId = opts.account !== undefined ? Number(opts.account) : undefined;
+  if (accountId !== undefined && (!Number.isInteger(accountId) || accountId <= 0))
+    throw new UsageError(`--account must be a positive whole number, not "${opts.account}".`);
+  const maxEmails = opts.maxEmails !== undefined ? Number(opts.maxEmails) : undefined;
+  if (maxEmails !== undefined && (!Number.isInteger(maxEmails) || maxEmails <= 0))
+    throw new UsageError(`--max-emails must be a positive whole number, not "${opts.maxEmails}".`);
+
+  const ctx = await openContext();
+  const { config, store } = ctx;
+  const user = /^\d+$/.test(opts.user) ? await findUserById(store.db, Number(opts.user)) : await findUserByName(store.db, opts.user);
+  if (!user) throw new UsageError(`No user "${opts.user}". List users with \`mail-helper user list\`.`);
+  if (config.queue.kind === 'bullmq') await pingRedis(config.queue.redisUrl);
+  const password = await readNewPassword({ passwordStdin: opts.passwordStdin }, `Password of ${user.username}`);
+  let dek: Buffer;
+  try {
+    dek = await unlockKeySlot(password, user.kek_salt, user.wrapped_dek, config.auth.argon2);
+  } catch (err) {
+    if (err instanceof DecryptError) throw new UsageError(`Wrong password for user ${user.username}.`);
+    throw err;
+  }
+  const system = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
+  let worker: WorkerRuntime | undefined;
+  try {
+    const userId = Number(user.id);
+    const res =
+      accountId !== undefined
+        ? await enqueueAccountSync(system.queue, system.deps, { userId, accountId, dek, maxEmails })
+        : await enqueueAllAccountsSync(system.queue, system.deps, { userId, dek });
+    dek.fill(0);
+    process.stderr.write(
+      `${res.deduplicated ? 'Already queued or running' : 'Queued'}: task ${res.task.id} (${res.task.type}, ${system.queue.kind} queue)\n`,
+    );
+    if (!opts.wait) {
+      process.stdout.write(`${JSON.stringify({ status: 'queued', task_id: res.task.id, deduplicated: res.deduplicated })}\n`);
+      return 0;
+    }
+    // Embedded mode without a running `serve`: this process runs the job itself.
+    if (config.queue.kind === 'local' && (await liveWorkers(store, 'local')).length === 0) {
+      process.stderr.write('No web server is running the local queue: running the task in this process.\n');
+      worker = await system.startWorker({ pollMs: 200 });
+    } else if (config.queue.kind === 'bullmq' && (await liveWorkers(store, 'bullmq')).length === 0) {
+      process.stderr.write('Warning: no worker is alive; start one with `mail-helper worker` or the task will wait.\n');
+    }
+    const final = await follow(store, res.task.id);
+    const view = taskView(final);
+    if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
+    else if (final.state === 'SUCCESS') process.stdout.write(`Done: ${JSON.stringify(view.result)}\n`);
+    else process.stdout.write(`${final.state}: ${final.error ?? 'no error recorded'}\n`);
+    return final.state === 'SUCCESS' ? 0 : 1;
+  } finally {
+    await worker?.stop(5_000);
+    await system.close();
+    await store.close();
+  }
+}
+
+/** Draws a progress bar on stderr (messages done of total) with the phase and folder. */
+async function follow(store: Parameters<typeof waitForTask>[0], id: string): Promise<Task> {
+  const tty = process.stderr.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    { format: '{state} [{bar}] {value}/{total} {detail}', hideCursor: true, noTTYOutput: !tty, notTTYSchedule: 2000 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(1, 0, { state: 'PENDING', detail: '' });
+  try {
+    return await waitForTask(store, id, {
+      pollMs: 250,
+      onChange: (t) => {
+        const v = taskView(t);
+        const p = (v.progress ?? {}) as { done?: number; total?: number };
+        if (p.total !== undefined) bar.setTotal(Math.max(1, p.total));
+        bar.update(p.done ?? 0, {
+          state: t.state,
+          detail: t.state === 'RETRY' ? `retry at ${v.next_attempt_at}: ${t.error}` : progressText(v.progress),
+        });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}

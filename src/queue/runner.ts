@@ -1,0 +1,229 @@
+// One attempt of one task, the same for both backends: claim → run the handler → record the outcome
+// (success, retry with backoff, failure, cancelled, handed back). The tasks table is the record.
+import type { Logger } from '../observability/logger.js';
+import type { Store } from '../store/db.js';
+import type { Task } from '../store/schema.js';
+import { deleteTaskGrant } from '../grants/grant-store.js';
+import { decideRetry } from './retry-policy.js';
+import {
+  childrenOf,
+  claimTask,
+  findTask,
+  finishAttempt,
+  finishTask,
+  handBack,
+  insertTask,
+  markWaitingForChildren,
+  renewLease,
+  retriesSoFar,
+  saveProgress,
+  scheduleRetry,
+} from './task-repo.js';
+import {
+  LIVE_STATES,
+  type ClassifiedError,
+  type EnqueueRequest,
+  type EnqueueResult,
+  type HandlerMap,
+  type QueueKind,
+  type RetryConfig,
+  type TaskContext,
+  type TaskHandler,
+  type TaskProgress,
+} from './types.js';
+
+export interface RunnerEnv {
+  store: Store;
+  handlers: HandlerMap;
+  queue: QueueKind;
+  workerId: string;
+  leaseMs: number;
+  retry: RetryConfig;
+  logger: Logger;
+  /** Makes a freshly inserted child task runnable. */
+  dispatch(task: Task): Promise<void>;
+}
+
+export type RunOutcome =
+  | { kind: 'success' }
+  | { kind: 'failure'; message: string }
+  | { kind: 'retry'; delayMs: number; message: string }
+  | { kind: 'revoked' }
+  | { kind: 'waiting' }
+  | { kind: 'handed-back' }
+  | { kind: 'skipped' };
+
+const PROGRESS_EVERY_MS = 250;
+
+/** Runs one attempt of `taskId`. `shutdown` aborts it so the worker can hand the task back. */
+export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSignal): Promise<RunOutcome> {
+  const { store, logger } = env;
+  const task = await claimTask(store, taskId, env.workerId, env.leaseMs, { trustLock: env.queue === 'bullmq' });
+  if (!task) return { kind: 'skipped' };
+  const log = logger.child({ taskId, type: task.type, attempt: task.attempt });
+  const handler = env.handlers.get(task.type);
+  const cancel = new AbortController();
+  const signal = AbortSignal.any([cancel.signal, shutdown]);
+  const progress = progressWriter(store, taskId);
+  const tick = setInterval(
+    () => {
+      renewLease(store, taskId, env.workerId, env.leaseMs)
+        .then((r) => r.cancelRequested && cancel.abort(new Error('cancelled')))
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'lease renewal failed'));
+    },
+    Math.max(50, Math.min(1000, Math.floor(env.leaseMs / 3))),
+  );
+  log.info('task started');
+  try {
+    if (!handler)
+      return await fail(env, task, {
+        kind: 'permanent',
+        code: 'unknown-task',
+        message: `This worker does not know the task type "${task.type}" (is it an older version?).`,
+      });
+    const ctx: TaskContext = {
+      taskId,
+      userId: task.user_id,
+      attempt: task.attempt,
+      grantId: task.grant_id,
+      workerId: env.workerId,
+      signal,
+      progress: progress.push,
+      enqueueChildren: (children) => enqueueChildren(env, task, children),
+      logger: log,
+    };
+    let outcome;
+    try {
+      outcome = await handler.perform(handler.parse(JSON.parse(task.payload)), ctx);
+    } catch (err) {
+      await progress.flush();
+      if (cancel.signal.aborted) return await revoke(env, task);
+      if (shutdown.aborted) {
+        await finishAttempt(store, taskId, task.attempt, 'handed-back', 'The worker shut down; the task went back to the queue.');
+        await handBack(store, taskId, env.workerId);
+        log.info('task handed back on shutdown');
+        return { kind: 'handed-back' };
+      }
+      const classified = handler.classify(err);
+      log.warn({ kind: classified.kind, code: classified.code, error: classified.message }, 'task attempt failed');
+      return await fail(env, task, classified, err instanceof Error ? err.stack : undefined);
+    }
+    await progress.flush();
+    if ('waitForChildren' in outcome) {
+      await finishAttempt(store, taskId, task.attempt, 'waiting', null);
+      await markWaitingForChildren(store, taskId, outcome.progress);
+      await settleParent(store, env.handlers, taskId);
+      return { kind: 'waiting' };
+    }
+    await finishAttempt(store, taskId, task.attempt, 'success', null);
+    await finishTask(store, taskId, 'SUCCESS', { result: outcome.result });
+    await afterEnd(env, task);
+    log.info('task succeeded');
+    return { kind: 'success' };
+  } finally {
+    clearInterval(tick);
+  }
+}
+
+async function fail(env: RunnerEnv, task: Task, error: ClassifiedError, stack?: string): Promise<RunOutcome> {
+  const { store } = env;
+  const decision = decideRetry(error.kind, await retriesSoFar(store, task.id), env.retry);
+  if (decision.retry) {
+    await finishAttempt(store, task.id, task.attempt, 'retry', error.message, stack ?? null);
+    await scheduleRetry(store, task.id, Date.now() + decision.delayMs, error);
+    return { kind: 'retry', delayMs: decision.delayMs, message: error.message };
+  }
+  await finishAttempt(store, task.id, task.attempt, 'failure', error.message, stack ?? null);
+  await finishTask(store, task.id, 'FAILURE', { error: error.message, errorKind: error.kind, errorStack: stack ?? null });
+  await afterEnd(env, task);
+  return { kind: 'failure', message: error.message };
+}
+
+async function revoke(env: RunnerEnv, task: Task): Promise<RunOutcome> {
+  await finishAttempt(env.store, task.id, task.attempt, 'cancelled', 'Cancelled by the user.');
+  await finishTask(env.store, task.id, 'REVOKED', { error: 'Cancelled by the user.', errorKind: 'cancelled' });
+  await afterEnd(env, task);
+  return { kind: 'revoked' };
+}
+
+/** A task that ended gives up its grant and may complete its parent. */
+async function afterEnd(env: RunnerEnv, task: Task): Promise<void> {
+  await deleteTaskGrant(env.store, task.grant_id);
+  if (task.parent_id) await settleParent(env.store, env.handlers, task.parent_id);
+}
+
+/**
+ * Completes a waiting parent once every child has ended (called by each child and by the parent
+ * itself; the conditional update lets exactly one caller finish it). Otherwise updates its progress.
+ */
+export async function settleParent(store: Store, handlers: HandlerMap, parentId: string): Promise<void> {
+  const parent = await findTask(store, parentId);
+  if (!parent || parent.state !== 'STARTED' || parent.lease_until !== null) return;
+  const children = await childrenOf(store, parentId);
+  const live = children.filter((c) => LIVE_STATES.includes(c.state));
+  const previous = parent.progress ? (JSON.parse(parent.progress) as TaskProgress) : {};
+  if (live.length > 0) {
+    await saveProgress(store, parentId, { ...previous, phase: 'children', done: children.length - live.length, total: children.length });
+    return;
+  }
+  const handler: TaskHandler | undefined = handlers.get(parent.type);
+  const summary = handler?.summarize?.(parent, children) ?? { state: 'SUCCESS' as const, result: { children: children.length } };
+  const finished = await finishTask(
+    store,
+    parentId,
+    summary.state,
+    {
+      result: summary.result,
+      error: summary.error ?? null,
+      errorKind: summary.state === 'FAILURE' ? 'permanent' : null,
+      progress: { ...previous, phase: 'done', done: children.length, total: children.length },
+    },
+    { onlyIfWaiting: true },
+  );
+  if (finished) await deleteTaskGrant(store, parent.grant_id);
+}
+
+async function enqueueChildren(env: RunnerEnv, parent: Task, children: EnqueueRequest[]): Promise<EnqueueResult[]> {
+  const maxAttempts = env.retry.retryAttempts + 1;
+  // Every row first: a child that ends early must see its siblings when it checks on the parent.
+  const results: EnqueueResult[] = [];
+  for (const child of children)
+    results.push(await insertTask(env.store, env.queue, { ...child, parentId: parent.id, userId: parent.user_id }, { maxAttempts }));
+  for (const r of results) {
+    if (r.deduplicated) continue;
+    try {
+      await env.dispatch(r.task);
+    } catch (err) {
+      await finishTask(env.store, r.task.id, 'FAILURE', {
+        error: err instanceof Error ? err.message : String(err),
+        errorKind: 'transient',
+      });
+      await deleteTaskGrant(env.store, r.task.grant_id);
+    }
+  }
+  return results;
+}
+
+function progressWriter(store: Store, taskId: string) {
+  let last: TaskProgress | undefined;
+  let writtenAt = 0;
+  let pending: Promise<void> = Promise.resolve();
+  const write = (p: TaskProgress) => {
+    writtenAt = Date.now();
+    pending = pending.then(() => saveProgress(store, taskId, p)).catch(() => {});
+  };
+  return {
+    push(p: TaskProgress) {
+      last = p;
+      if (Date.now() - writtenAt >= PROGRESS_EVERY_MS) {
+        write(p);
+        last = undefined;
+      }
+    },
+    async flush() {
+      if (last) write(last);
+      last = undefined;
+      await pending;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// Following a task from the outside (SSE, CLI, programmatic API): poll its row, report each change.
+// Polling the store works the same in both modes and across processes.
+import type { Store } from '../store/db.js';
+import type { Task } from '../store/schema.js';
+import { findTask } from './task-repo.js';
+import { TERMINAL_STATES } from './types.js';
+
+export interface WatchOptions {
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Yields the task each time its state or progress changes, ending after a terminal state. */
+export async function* watchTask(store: Store, id: string, opts: WatchOptions = {}): AsyncGenerator<Task> {
+  let lastKey = '';
+  for (;;) {
+    if (opts.signal?.aborted) return;
+    const task = await findTask(store, id);
+    if (!task) return;
+    const key = `${task.state}|${task.attempt}|${task.progress}|${task.error}`;
+    if (key !== lastKey) {
+      lastKey = key;
+      yield task;
+    }
+    if (TERMINAL_STATES.includes(task.state)) return;
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+  }
+}
+
+export class TaskWaitTimeoutError extends Error {
+  constructor(id: string, ms: number) {
+    super(`Task ${id} did not finish within ${Math.round(ms / 1000)} s.`);
+    this.name = 'TaskWaitTimeoutError';
+  }
+}
+
+/** Resolves with the finished task (SUCCESS, FAILURE or REVOKED). */
+export async function waitForTask(
+  store: Store,
+  id: string,
+  opts: WatchOptions & { timeoutMs?: number; onChange?: (t: Task) => void } = {},
+): Promise<Task> {
+  const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
+  let last: Task | undefined;
+  for await (const t of watchTask(store, id, opts)) {
+    last = t;
+    opts.onChange?.(t);
+    if (Date.now() > deadline) throw new TaskWaitTimeoutError(id, opts.timeoutMs!);
+  }
+  if (!last || !TERMINAL_STATES.includes(last.state)) throw new Error(`Task ${id} was not found.`);
+  return last;
+}

@@ -1,0 +1,99 @@
+// The other ways in: `mail-helper sync --wait` (CLI, dist/) and the programmatic API, against Dovecot.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encrypt } from '../../../src/crypto/aead.js';
+import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../../src/crypto/keys.js';
+import { openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
+import { createUser } from '../../../src/users/user-service.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { runCli } from '../../fixtures/processes.js';
+import { createTestStore, type TestStore } from '../../fixtures/stores.js';
+
+describe('sync entry points (local queue, SQLite)', () => {
+  let dovecot: Dovecot;
+  let ts: TestStore;
+  let accountId: number;
+  let userId: number;
+  const password = 'a-long-user-password';
+  const imapUser = `mh${randomBytes(3).toString('hex')}`;
+
+  beforeAll(async () => {
+    dovecot = await startDovecot();
+    dovecot.addUser(imapUser, 'imap-pw');
+    for (let i = 0; i < 4; i++)
+      dovecot.writeMessage(imapUser, 'INBOX', `Subject: m${i}\r\nMessage-ID: <${randomBytes(5).toString('hex')}@x>\r\n\r\nbody ${i}\r\n`);
+    ts = await createTestStore('sqlite', { RETRY_BASE_MS: '20' });
+    const { user, dek } = await createUser(ts.store.db, ts.config.auth.argon2, { username: 'alice', password });
+    userId = user.id;
+    const now = Date.now();
+    const row = await ts.store.db
+      .insertInto('mail_accounts')
+      .values({
+        user_id: user.id,
+        name: 'inbox',
+        host: dovecot.host,
+        port: dovecot.port,
+        security: 'none',
+        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
+        password_enc: encrypt(dek, 'imap-pw', ACCOUNT_PASSWORD_AAD),
+        include_folders: '[]',
+        exclude_folders: '[]',
+        unseen_only: 0,
+        max_emails: 50,
+        enabled: 1,
+        needs_password: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    accountId = Number(row.id);
+  });
+  afterAll(async () => {
+    await ts?.cleanup();
+    await dovecot?.stop();
+  });
+
+  it('mail-helper sync --wait queues the sync, runs it (no serve running) and prints the result', async () => {
+    const r = await runCli(
+      ['sync', '--user', 'alice', '--account', String(accountId), '--wait', '--password-stdin', '--max-emails', '2', '--json'],
+      ts.env,
+      {
+        input: `${password}\n`,
+      },
+    );
+    expect(r.stderr).toContain('running the task in this process');
+    expect(r.code).toBe(0);
+    const view = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TaskView;
+    expect(view).toMatchObject({ state: 'SUCCESS', status: 'completed', result: { status: 'success', email_count: 2 } });
+  });
+
+  it('mail-helper sync refuses a wrong password and bad arguments clearly', async () => {
+    const wrong = await runCli(['sync', '--user', 'alice', '--all', '--password-stdin'], ts.env, { input: 'nope\n' });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('Wrong password for user alice');
+    const both = await runCli(['sync', '--user', 'alice', '--all', '--account', '1'], ts.env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('exactly one of --account <id> or --all');
+  });
+
+  it('the programmatic API enqueues both tasks and awaits them', async () => {
+    const mh = await openMailHelper({ env: ts.env, envFile: false, runWorker: true });
+    try {
+      const queued = await mh.syncUserEmails({ username: 'alice', password, accountId });
+      expect(queued).toMatchObject({ deduplicated: false, taskType: 'local' });
+      const seen: string[] = [];
+      const done = await mh.waitForTask(queued.taskId, { timeoutMs: 20_000, onProgress: (t) => seen.push(t.state) });
+      expect(done).toMatchObject({ state: 'SUCCESS', result: { status: 'success', email_count: 2 } });
+      expect(seen.at(-1)).toBe('SUCCESS');
+      expect((await mh.getTask(queued.taskId))?.status).toBe('completed');
+
+      const all = await mh.syncAllAccounts({ userId, password });
+      const allDone = await mh.waitForTask(all.taskId, { timeoutMs: 20_000 });
+      expect(allDone.result).toMatchObject({ status: 'success', accounts: [{ account_id: accountId, state: 'SUCCESS' }] });
+      await expect(mh.syncAllAccounts({ userId, password: 'wrong' })).rejects.toBeInstanceOf(WrongPasswordError);
+    } finally {
+      await mh.close();
+    }
+  });
+});

@@ -1,0 +1,106 @@
+// Worker processes as a person runs them (dist/): start-up checks, graceful SIGTERM, and a process
+// SIGKILLed mid-task whose job is picked up again and completes once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attemptsOf } from '../../../src/queue/task-repo.js';
+import { waitForTask } from '../../../src/queue/task-watch.js';
+import { enqueuePing } from '../../../src/tasks/sync-service.js';
+import { CLI, runCli, startServe } from '../../fixtures/processes.js';
+import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
+import { createTestStore } from '../../fixtures/stores.js';
+
+interface Proc {
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function startWorker(env: Record<string, string>, args: string[] = []): Proc {
+  const proc = spawn(process.execPath, [CLI, 'worker', ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+async function until(cond: () => Promise<boolean> | boolean, ms = 15_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('mail-helper worker start-up', () => {
+  it('says that the web process runs the jobs when QUEUE=local (exit 2)', async () => {
+    const ts = await createTestStore('sqlite');
+    try {
+      const r = await runCli(['worker'], { ...ts.env, QUEUE: 'local' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('the web process (`mail-helper serve`) runs the jobs');
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  it('refuses to start without a server secret (exit 2, says how to fix it)', async () => {
+    const ts = await createTestStore('sqlite');
+    try {
+      const r = await runCli(['worker'], { ...ts.env, QUEUE: 'bullmq', SERVER_SECRET: '', REDIS_PREFIX: 'mh-test-nosecret' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('No server secret');
+      expect(r.stderr).toContain('SERVER_SECRET');
+      expect(r.stderr).not.toContain('    at ');
+    } finally {
+      await ts.cleanup();
+    }
+  });
+});
+
+describe.each(['bullmq', 'local'] as const)('%s worker processes', (queueKind) => {
+  let h: QueueHarness;
+  beforeAll(async () => {
+    // The test process only enqueues; the jobs run in child processes.
+    h = await createQueueHarness(queueKind, 'sqlite', { startWorker: false, extra: { WORKER_LEASE_MS: '1500' } });
+  });
+  afterAll(async () => h?.cleanup());
+
+  const start = (): Proc | Promise<Proc> =>
+    queueKind === 'bullmq'
+      ? startWorker(h.env, ['--concurrency', '1'])
+      : startServe({ ...h.env, LOG_LEVEL: 'info' }).then((s) => ({ proc: s.proc, output: s.output, exited: s.exited }));
+
+  it('a worker killed with SIGKILL mid-task: the job is picked up again and completes once', async () => {
+    const a = await start();
+    const { task } = await enqueuePing(h.system.queue, { delayMs: 1200, echo: 'survivor' });
+    await until(async () => (await h.system.queue.get(task.id))?.state === 'STARTED', 15_000, 'task start');
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const b = await start();
+    try {
+      const done = await waitForTask(h.ts.store, task.id, { timeoutMs: 20_000, pollMs: 50 });
+      expect(done.state).toBe('SUCCESS');
+      const attempts = await attemptsOf(h.ts.store, task.id);
+      expect(attempts.map((x) => x.outcome)).toEqual(['interrupted', 'success']);
+      expect(attempts[0].worker_id).not.toBe(attempts[1].worker_id);
+    } finally {
+      b.proc.kill('SIGTERM');
+      await b.exited;
+    }
+  });
+
+  it('SIGTERM lets the running job finish, then the process exits 0 and leaves the workers table', async () => {
+    const w = await start();
+    const { task } = await enqueuePing(h.system.queue, { delayMs: 800 });
+    await until(async () => (await h.system.queue.get(task.id))?.state === 'STARTED', 15_000, 'task start');
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    expect((await h.system.queue.get(task.id))?.state).toBe('SUCCESS');
+    const workers = await h.ts.store.db.selectFrom('workers').selectAll().where('pid', '=', w.proc.pid!).execute();
+    expect(workers).toHaveLength(0);
+  });
+});
