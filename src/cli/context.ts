@@ -12,13 +12,13 @@ export interface Context {
 
 export async function openContext(
   overrides: Partial<Record<VarName, string | number | undefined>> = {},
-  opts: { migrate?: boolean } = {},
+  opts: { migrate?: boolean; check?: boolean } = {},
 ): Promise<Context> {
   const config = loadConfig({ overrides });
   const logger = createLogger(config);
   const store = openStore(config);
   try {
-    await checkStore(store);
+    if (opts.check !== false) await checkStore(store);
     if (opts.migrate !== false) {
       const res = await migrate(store.db, store.dialect);
       if (res.applied.length > 0) logger.info({ applied: res.applied }, 'migrations applied');

@@ -6,6 +6,8 @@ import { registerServe } from './commands/serve.js';
 import { registerWorker } from './commands/worker.js';
 import { registerSync } from './commands/sync.js';
 import { registerUser } from './commands/user.js';
+import { registerHealth } from './commands/health.js';
+import { registerIntegrationTest } from './commands/integration-test.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -15,4 +17,6 @@ registerMigrate(program);
 registerWorker(program);
 registerSync(program);
 registerUser(program);
+registerHealth(program);
+registerIntegrationTest(program);
 await program.parseAsync(process.argv);

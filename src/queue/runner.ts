@@ -1,6 +1,7 @@
 // One attempt of one task, the same for both backends: claim → run the handler → record the outcome
 // (success, retry with backoff, failure, cancelled, handed back). The tasks table is the record.
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/db.js';
 import type { Task } from '../store/schema.js';
 import { deleteTaskGrant } from '../grants/grant-store.js';
@@ -40,6 +41,8 @@ export interface RunnerEnv {
   leaseMs: number;
   retry: RetryConfig;
   logger: Logger;
+  /** Task and sync counters for /metrics (absent in tools that export none). */
+  metrics?: Metrics;
   /** Makes a freshly inserted child task runnable. */
   dispatch(task: Task): Promise<void>;
 }
@@ -60,7 +63,8 @@ export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSig
   const { store, logger } = env;
   const task = await claimTask(store, taskId, env.workerId, env.leaseMs, { trustLock: env.queue === 'bullmq' });
   if (!task) return { kind: 'skipped' };
-  const log = logger.child({ taskId, type: task.type, attempt: task.attempt });
+  // Every line of a task names the task, its user and account (never a credential or content).
+  const log = logger.child({ taskId, type: task.type, attempt: task.attempt, userId: task.user_id, accountId: task.account_id });
   const handler = env.handlers.get(task.type);
   const cancel = new AbortController();
   const signal = AbortSignal.any([cancel.signal, shutdown]);
@@ -117,6 +121,7 @@ export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSig
     }
     await finishAttempt(store, taskId, task.attempt, 'success', null);
     await finishTask(store, taskId, 'SUCCESS', { result: outcome.result });
+    recordSuccess(env, task, outcome.result);
     await afterEnd(env, task);
     log.info('task succeeded');
     return { kind: 'success' };
@@ -128,13 +133,16 @@ export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSig
 async function fail(env: RunnerEnv, task: Task, error: ClassifiedError, stack?: string): Promise<RunOutcome> {
   const { store } = env;
   const decision = decideRetry(error.kind, await retriesSoFar(store, task.id), env.retry);
+  if (isImapError(error.code)) env.metrics?.imapError(error.code);
   if (decision.retry) {
+    env.metrics?.taskRetried(task.type);
     await finishAttempt(store, task.id, task.attempt, 'retry', error.message, stack ?? null);
     await scheduleRetry(store, task.id, Date.now() + decision.delayMs, error);
     return { kind: 'retry', delayMs: decision.delayMs, message: error.message };
   }
   await finishAttempt(store, task.id, task.attempt, 'failure', error.message, stack ?? null);
   await finishTask(store, task.id, 'FAILURE', { error: error.message, errorKind: error.kind, errorStack: stack ?? null });
+  env.metrics?.taskFinished(task.type, 'FAILURE', elapsed(task));
   await afterEnd(env, task);
   return { kind: 'failure', message: error.message };
 }
@@ -142,8 +150,32 @@ async function fail(env: RunnerEnv, task: Task, error: ClassifiedError, stack?: 
 async function revoke(env: RunnerEnv, task: Task): Promise<RunOutcome> {
   await finishAttempt(env.store, task.id, task.attempt, 'cancelled', 'Cancelled by the user.');
   await finishTask(env.store, task.id, 'REVOKED', { error: 'Cancelled by the user.', errorKind: 'cancelled' });
+  env.metrics?.taskFinished(task.type, 'REVOKED', elapsed(task));
   await afterEnd(env, task);
   return { kind: 'revoked' };
+}
+
+const IMAP_ERROR_CODES = new Set([
+  'network',
+  'timeout',
+  'server-unavailable',
+  'auth-failed',
+  'tls-rejected',
+  'dns-not-found',
+  'server-refused',
+]);
+const isImapError = (code: string | undefined): code is string => code !== undefined && IMAP_ERROR_CODES.has(code);
+
+/** Time from the task's first start (or creation) to now. */
+function elapsed(task: Task): number {
+  return Date.now() - (task.started_at ?? task.created_at);
+}
+
+function recordSuccess(env: RunnerEnv, task: Task, result: unknown): void {
+  env.metrics?.taskFinished(task.type, 'SUCCESS', elapsed(task));
+  // Only the per-account task counts messages: sync_all_accounts sums its children.
+  const r = result as { email_count?: number; bytes?: number } | undefined;
+  if (task.type === 'sync_user_emails' && r) env.metrics?.messagesSynced(r.email_count ?? 0, r.bytes ?? 0);
 }
 
 /** A task that ended gives up its grant and may complete its parent. */

@@ -23,7 +23,7 @@ export async function* watchTask(store: Store, id: string, opts: WatchOptions = 
       yield task;
     }
     if (TERMINAL_STATES.includes(task.state)) return;
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+    await sleep(opts.pollMs ?? 250, opts.signal);
   }
 }
 
@@ -40,13 +40,31 @@ export async function waitForTask(
   id: string,
   opts: WatchOptions & { timeoutMs?: number; onChange?: (t: Task) => void } = {},
 ): Promise<Task> {
-  const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
+  // The deadline must fire even while the task does not change (a PENDING task with no worker).
+  const timeout = new AbortController();
+  const timer = opts.timeoutMs ? setTimeout(() => timeout.abort(), opts.timeoutMs) : undefined;
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
   let last: Task | undefined;
-  for await (const t of watchTask(store, id, opts)) {
-    last = t;
-    opts.onChange?.(t);
-    if (Date.now() > deadline) throw new TaskWaitTimeoutError(id, opts.timeoutMs!);
+  try {
+    for await (const t of watchTask(store, id, { ...opts, signal })) {
+      last = t;
+      opts.onChange?.(t);
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  if (!last || !TERMINAL_STATES.includes(last.state)) throw new Error(`Task ${id} was not found.`);
-  return last;
+  if (last && TERMINAL_STATES.includes(last.state)) return last;
+  if (timeout.signal.aborted) throw new TaskWaitTimeoutError(id, opts.timeoutMs!);
+  if (opts.signal?.aborted) throw new Error(`Stopped waiting for task ${id}.`);
+  throw new Error(`Task ${id} was not found.`);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

@@ -1,5 +1,6 @@
 // Builds the worker for the configured backend: embedded poller (local) or BullMQ consumer.
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/db.js';
 import type { Config } from '../config/config.js';
 import { BullmqBackend } from './bullmq/bullmq-backend.js';
@@ -14,6 +15,7 @@ export function createWorkerRuntime(opts: {
   backend: QueueBackend;
   handlers: HandlerMap;
   logger: Logger;
+  metrics?: Metrics;
   concurrency?: number;
   pollMs?: number;
 }): WorkerRuntime {
@@ -24,6 +26,7 @@ export function createWorkerRuntime(opts: {
     leaseMs: config.worker.leaseMs,
     retry: { retryBaseMs: config.worker.retryBaseMs, retryAttempts: config.worker.retryAttempts },
     logger: opts.logger,
+    metrics: opts.metrics,
   };
   const concurrency = opts.concurrency ?? config.worker.concurrency;
   if (opts.backend instanceof LocalBackend) return new LocalWorker({ env, backend: opts.backend, concurrency, pollMs: opts.pollMs });

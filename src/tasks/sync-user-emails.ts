@@ -26,6 +26,7 @@ export function syncResult(accountId: number, stats: SyncStats) {
     status: 'success',
     account_id: accountId,
     email_count: stats.fetched,
+    bytes: stats.bytesFetched,
     new: stats.new,
     on_server: stats.onServer,
     moved: stats.moved,

@@ -2,6 +2,7 @@
 import type { Config } from '../config/config.js';
 import { grantKey, resolveServerSecret } from '../grants/server-secret.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { createBackend, TaskQueue } from '../queue/task-queue.js';
 import type { WorkerRuntime } from '../queue/types.js';
 import { createWorkerRuntime } from '../queue/worker-runtime.js';
@@ -22,6 +23,7 @@ export function createTaskSystem(opts: {
   store: Store;
   logger: Logger;
   syncAccount?: SyncAccountFn;
+  metrics?: Metrics;
   /** Embedded mode may generate DATA_DIR/server-secret; workers must find an existing secret. */
   createSecret?: boolean;
 }): TaskSystem {
@@ -36,7 +38,7 @@ export function createTaskSystem(opts: {
     queue,
     deps,
     async startWorker(o = {}) {
-      const worker = createWorkerRuntime({ config, store, backend, handlers, logger, ...o });
+      const worker = createWorkerRuntime({ config, store, backend, handlers, logger, metrics: opts.metrics, ...o });
       await worker.start();
       workers.push(worker);
       return worker;

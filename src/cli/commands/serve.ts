@@ -42,7 +42,8 @@ export function registerServe(program: Command): void {
           readiness.push({ name: 'redis', check: () => pingRedis(config.queue.redisUrl) });
         }
         // Embedded mode generates the server secret on first start; with BullMQ the workers need the same one.
-        const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
+        const metrics = createMetrics({ store, staleAfterMs: config.metrics.staleAfterMs });
+        const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local', metrics });
         const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
         const stopScheduler = worker ? startScheduler(tasks.deps, tasks.queue, logger) : undefined;
         const tls = config.https.enabled ? await loadTls(config) : undefined;
@@ -51,7 +52,6 @@ export function registerServe(program: Command): void {
             { certificate: tls.certPath, source: tls.source, sha256: tls.fingerprint256, validTo: tls.validTo },
             'HTTPS certificate',
           );
-        const metrics = createMetrics({ store, staleAfterMs: config.metrics.staleAfterMs });
         const app = await buildApp({ config, store, logger, readiness, https: tls, metrics, tasks });
         await app.listen({ host: config.host, port: config.port });
         const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
