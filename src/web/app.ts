@@ -22,6 +22,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
+import { messageRoutes } from './routes/messages.js';
 
 export interface AppDeps {
   config: Config;
@@ -120,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps);
   authRoutes(app, deps);
   homeRoutes(app, deps);
+  messageRoutes(app, deps);
   accountRoutes(app, deps);
   adminRoutes(app, deps);
   metricsRoutes(app, deps);
