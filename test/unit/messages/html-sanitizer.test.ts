@@ -67,3 +67,86 @@ describe('e-mail HTML sanitiser', () => {
     expect(clean('<!-- <script>x</script> -->ok')).toBe('ok');
   });
 });
+
+describe('e-mail HTML sanitiser on generated input', () => {
+  // Deterministic PRNG so that a failure can be reproduced.
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pieces = [
+    '<',
+    '>',
+    '/',
+    '"',
+    "'",
+    '=',
+    ' ',
+    '\n',
+    '\t',
+    '&',
+    '&#x6a;',
+    '&colon;',
+    '&lt;',
+    '<!--',
+    '-->',
+    '<!',
+    '<?',
+    ']]>',
+    'script',
+    'SCRIPT',
+    'style',
+    'iframe',
+    'img',
+    'a',
+    'p',
+    'svg',
+    'math',
+    'object',
+    'form',
+    'input',
+    'head',
+    'body',
+    'title',
+    'textarea',
+    'src',
+    'href',
+    'onerror',
+    'onload',
+    'ONCLICK',
+    'style=',
+    'background',
+    'javascript:',
+    'java\tscript:',
+    'http://x.example/',
+    'data:image/png;base64,AA==',
+    'url(',
+    ')',
+    'expression(',
+    '@import',
+    '\\',
+    'alert(1)',
+    'x',
+  ];
+  const TAG = /^<(\/?)([a-z0-9]+)((?: [a-z-]+="[^"<>]*")*)>/;
+
+  it('always yields well-formed markup: only allowed tags, quoted escaped attributes, no handlers or script URLs', () => {
+    for (let n = 0; n < 3000; n++) {
+      let input = '';
+      for (let k = rand(40) + 1; k > 0; k--) input += pieces[rand(pieces.length)];
+      const { html } = sanitizeEmailHtml(input);
+      // The leading <style> block holds sanitised CSS, which may not contain '<'.
+      const body = html.replace(/^<style>[^<]*<\/style>/, '');
+      expect(html.slice(0, html.length - body.length)).not.toMatch(/url\((?!"data:image)|@import/i);
+      for (let i = body.indexOf('<'); i !== -1; i = body.indexOf('<', i + 1)) {
+        const m = TAG.exec(body.slice(i));
+        expect(m, `${JSON.stringify(input)} → ${JSON.stringify(html)}`).not.toBeNull();
+        expect(['script', 'style', 'iframe', 'object', 'form', 'input', 'svg', 'math', 'textarea', 'title']).not.toContain(m![2]);
+        expect(m![3]).not.toMatch(/ on[a-z]+=|javascript|expression|\\/i);
+        // Links may point anywhere on the web; nothing may be loaded from it.
+        expect(m![3]).not.toMatch(/ src="(?!data:image)| style="[^"]*url\((?!&quot;data:image)/);
+      }
+    }
+  });
+});
