@@ -25,6 +25,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
 import { scheduleRoutes } from './routes/schedule.js';
 import { taskRoutes } from './routes/tasks.js';
+import { messageRoutes } from './routes/messages.js';
 
 export interface AppDeps {
   config: Config;
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps);
   authRoutes(app, deps);
   homeRoutes(app, deps);
+  messageRoutes(app, deps);
   accountRoutes(app, deps);
   adminRoutes(app, deps);
   metricsRoutes(app, deps);
