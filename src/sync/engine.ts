@@ -7,7 +7,7 @@ import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
 import { createImapClient } from './imap-connection.js';
 import { fetchStep } from './fetch-step.js';
-import { ParserPool } from './parser-pool.js';
+import { sharedParserPool } from './parser-pool.js';
 import { planFolders, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork } from './state-step.js';
@@ -104,14 +104,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const pending = await store.pending(account.id, filters, limit);
     const newCount = limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length;
-    // Worker threads pay off only for more than a handful of messages.
-    const parser = pending.length >= 20 ? new ParserPool() : null;
-    try {
-      const paths = new Map(live.map((w) => [w.id, w.path]));
-      await fetchStep(r, pending, paths, input.dek, input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES, parser);
-    } finally {
-      await parser?.close();
-    }
+    const paths = new Map(live.map((w) => [w.id, w.path]));
+    const parser = pending.length > 0 ? sharedParserPool() : null;
+    await fetchStep(r, pending, paths, input.dek, input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES, parser);
     t.fetch = Date.now() - t2;
 
     // Step 3: reconcile.

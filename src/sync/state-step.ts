@@ -96,7 +96,11 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
         }
         vanished = seen.stop().filter((u) => u <= action.knownUpTo);
         if (!run.client.enabled.has('QRESYNC')) vanished = await vanishedBySearch(run, w, range);
-        const known = await run.store.knownFlags(w.id);
+        // Only the reported UIDs' stored flags are read: the cost follows the changes, not the folder size.
+        const known = await run.store.flagsOf(
+          w.id,
+          changed.map((c) => c.uid),
+        );
         changed = changed.filter((c) => known.has(c.uid) && known.get(c.uid) !== c.flags);
       } else {
         // Fallback without CONDSTORE: UID + FLAGS of every known message, compared with ours.

@@ -112,6 +112,20 @@ export class SyncStore {
     return new Map(rows.map((r) => [Number(r.uid), r.flags]));
   }
 
+  async flagsOf(folderId: number, uids: number[]): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const part of chunks(uids, INSERT_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('server_messages')
+        .select(['uid', 'flags'])
+        .where('folder_id', '=', folderId)
+        .where('uid', 'in', part)
+        .execute();
+      for (const r of rows) out.set(Number(r.uid), r.flags);
+    }
+    return out;
+  }
+
   async knownUids(folderId: number): Promise<Set<number>> {
     const rows = await this.db.selectFrom('server_messages').select('uid').where('folder_id', '=', folderId).execute();
     return new Set(rows.map((r) => Number(r.uid)));
