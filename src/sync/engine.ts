@@ -56,8 +56,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     if (input.signal?.aborted) throw new SyncError('permanent', 'cancelled', 'The sync was cancelled.');
     input.onProgress?.({ phase: 'connect' });
     let onExpunge: (uid: number | undefined) => void = () => {};
-    client = createImapClient(account, input.credentials, input.options?.timeoutMs);
-    client.options.expungeHandler = (ev) => onExpunge(ev.uid);
+    client = createImapClient(account, input.credentials, input.options?.timeoutMs, (uid) => onExpunge(uid));
     client.on('error', (err) =>
       input.logger?.warn({ code: (err as { code?: string }).code, accountId: account.id }, 'IMAP connection error'),
     );
