@@ -131,20 +131,6 @@ export class SyncStore {
     return new Set(rows.map((r) => Number(r.uid)));
   }
 
-  async existingUids(folderId: number, uids: number[]): Promise<Set<number>> {
-    const out = new Set<number>();
-    for (const part of chunks(uids, INSERT_CHUNK)) {
-      const rows = await this.db
-        .selectFrom('server_messages')
-        .select('uid')
-        .where('folder_id', '=', folderId)
-        .where('uid', 'in', part)
-        .execute();
-      for (const r of rows) out.add(Number(r.uid));
-    }
-    return out;
-  }
-
   async applyStateChanges(folderId: number, changed: { uid: number; flags: string }[], vanished: number[]): Promise<void> {
     if (changed.length === 0 && vanished.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
