@@ -12,7 +12,7 @@ export class ConcatBlob {
     this.type = options.type ?? '';
     // A plain loop: postal-mime hands over one part per line, so this runs hundreds of times per message.
     const out: Uint8Array[] = [];
-    let enc: TextEncoder | null = null;
+    let enc: { encode(s: string): Uint8Array } | null = null;
     for (const p of parts) {
       if (p instanceof Uint8Array) out.push(p);
       else if (p instanceof ArrayBuffer) out.push(new Uint8Array(p));
