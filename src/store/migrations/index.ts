@@ -1,6 +1,7 @@
 // Migrations in order. Append only: a released migration never changes.
 import { initial } from './0001-initial.js';
 import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
+import { syncAccountState } from './0011-sync-account-state.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial, syncUniqueStableId];
+export const migrations: readonly Migration[] = [initial, syncUniqueStableId, syncAccountState];
