@@ -4,9 +4,9 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { decryptText, DecryptError } from '../../crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../../crypto/keys.js';
-import type { MailAccount } from '../../store/schema.js';
 import { syncAccount } from '../../sync/engine.js';
-import type { AccountSettings, SyncProgress, SyncStats } from '../../sync/engine-types.js';
+import { accountSettings } from '../../sync/account-settings.js';
+import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
 import { SyncError } from '../../sync/errors.js';
 import { openContext, type Context } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
@@ -17,32 +17,6 @@ interface SyncOptions {
   account: string;
   direct?: boolean;
   json?: boolean;
-}
-
-function parseList(text: string, what: string): string[] {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
-  } catch {
-    // fall through to the error below
-  }
-  throw new SyncError('permanent', 'invalid-settings', `The account's ${what} list is not valid; edit the account and save it again.`);
-}
-
-export function accountSettings(a: MailAccount): AccountSettings {
-  return {
-    id: Number(a.id),
-    userId: Number(a.user_id),
-    host: a.host,
-    port: a.port,
-    security: a.security,
-    includeFolders: parseList(a.include_folders, 'include-folders'),
-    excludeFolders: parseList(a.exclude_folders, 'exclude-folders'),
-    sinceDate: a.since_date,
-    unseenOnly: a.unseen_only === 1,
-    maxEmails: a.max_emails,
-    tlsFingerprint: a.tls_fingerprint,
-  };
 }
 
 async function findAccount(ctx: Context, opts: SyncOptions) {
