@@ -10,6 +10,7 @@ import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
 import { findUserById, findUserByName } from '../../users/user-repo.js';
 import { openContext } from '../context.js';
+import { runDirect } from './sync-direct.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { readNewPassword } from '../password-input.js';
 import { openTaskSystem } from '../task-wiring.js';
@@ -23,6 +24,7 @@ interface SyncOptions {
   maxEmails?: string;
   passwordStdin?: boolean;
   json?: boolean;
+  direct?: boolean;
 }
 
 export function registerSync(program: Command): void {
@@ -35,7 +37,8 @@ export function registerSync(program: Command): void {
     .option('--wait', 'follow progress until the task ends (exit 0 on success, 1 on failure)')
     .option('--max-emails <n>', 'fetch at most this many new messages (default: the account setting)')
     .option('--password-stdin', "read the user's password from standard input (else MAIL_HELPER_PASSWORD or a prompt)")
-    .option('--json', 'print the final task as JSON')
+    .option('--json', 'print the final task as JSON (with --direct: the stats)')
+    .option('--direct', 'run the sync engine in this process instead of queueing a task (one --account, by id or name)')
     .action(async (opts: SyncOptions) => {
       let code = 0;
       try {
@@ -52,6 +55,15 @@ export function registerSync(program: Command): void {
 }
 
 async function runSync(opts: SyncOptions): Promise<number> {
+  if (opts.direct) {
+    if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id-or-name>.');
+    const ctx = await openContext();
+    try {
+      return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json });
+    } finally {
+      await ctx.store.close();
+    }
+  }
   if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
   const accountId = opts.account !== undefined ? Number(opts.account) : undefined;
   if (accountId !== undefined && (!Number.isInteger(accountId) || accountId <= 0))

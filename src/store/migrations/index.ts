@@ -2,7 +2,8 @@
 import { initial } from './0001-initial.js';
 import { appSettings } from './0002-app-settings.js';
 import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
+import { syncAccountState } from './0011-sync-account-state.js';
 import { workerTaskTypes } from './0030-worker-task-types.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId, workerTaskTypes];
+export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId, syncAccountState, workerTaskTypes];
