@@ -2,7 +2,8 @@
 // parallel sync_user_emails tasks, with local-queue worker concurrency 1, 2 and 4 and with 2 BullMQ
 // worker processes; against the same 10,000 messages synced as one account in the same run (baseline).
 // Reports total time, task duration p50/p95, enqueue-to-start latency p50/p95 and success rate.
-// BENCH_ACCOUNTS (10) and BENCH_MESSAGES_PER (1000) scale it; BENCH_BULLMQ=0 skips the Redis scenario.
+// BENCH_ACCOUNTS (10) and BENCH_MESSAGES_PER (1000) scale it; BENCH_BULLMQ=0 skips the Redis scenario,
+// BENCH_PG=0 runs it on SQLite instead of PostgreSQL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ import { enqueueAccountSync } from '../src/tasks/sync-service.js';
 import { createTaskSystem } from '../src/tasks/task-system.js';
 import { startDovecot, type Dovecot } from '../test/fixtures/dovecot.js';
 import { createTestRedis } from '../test/fixtures/redis.js';
+import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +104,8 @@ async function scenario(
 ): Promise<Result> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mh-bench-'));
   const redis = opts.queue === 'bullmq' ? await createTestRedis() : undefined;
+  // The distributed mode runs on PostgreSQL: several processes writing one SQLite file would measure lock waits.
+  const pgdb = opts.queue === 'bullmq' && process.env.BENCH_PG !== '0' ? await createPgDatabase() : undefined;
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
@@ -109,6 +113,7 @@ async function scenario(
     WORKER_CONCURRENCY: String(opts.concurrency),
     SERVER_SECRET: randomBytes(32).toString('hex'),
     ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix } : {}),
+    ...(pgdb ? { DATABASE_URL: pgdb.url } : {}),
   };
   const { config, store, userId, dek, accountIds } = await setup(env, servers, d);
   const system = createTaskSystem({ config, store, logger: createLogger(config), syncAccount });
@@ -145,6 +150,7 @@ async function scenario(
   await system.close();
   await store.close();
   await redis?.cleanup();
+  await pgdb?.drop();
   rmSync(dataDir, { recursive: true, force: true });
   const p = (xs: number[], q: number) => `${(pct(xs, q) / 1000).toFixed(2)} s`;
   process.stderr.write(
@@ -172,7 +178,7 @@ try {
     results.push(await scenario(`${ACCOUNTS} accounts, local queue, concurrency ${c}`, d, servers, { queue: 'local', concurrency: c }));
   if (WITH_BULLMQ)
     results.push(
-      await scenario(`${ACCOUNTS} accounts, BullMQ, 2 worker processes × concurrency 2`, d, servers, {
+      await scenario(`${ACCOUNTS} accounts, BullMQ + PostgreSQL, 2 worker processes × concurrency 2`, d, servers, {
         queue: 'bullmq',
         concurrency: 2,
         processes: 2,

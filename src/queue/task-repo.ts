@@ -137,7 +137,11 @@ export async function claimTask(
       .where('cancel_requested', '=', 0)
       .where((eb) =>
         opts.trustLock
-          ? eb.or([eb('state', 'in', ['PENDING', 'RETRY']), eb('state', '=', 'STARTED').and('lease_until', 'is not', null)])
+          ? // A STARTED row comes back when BullMQ saw its job stall; only take it over once our own lease lapsed too.
+            eb.or([
+              eb('state', 'in', ['PENDING', 'RETRY']),
+              eb('state', '=', 'STARTED').and('lease_until', 'is not', null).and('lease_until', '<', now),
+            ])
           : eb.or([
               eb('state', 'in', ['PENDING', 'RETRY']).and(eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)])),
               eb('state', '=', 'STARTED').and('lease_until', 'is not', null).and('lease_until', '<', now),
