@@ -189,9 +189,9 @@ export function taskRoutes(app: FastifyInstance, deps: AppDeps & { tasks: TaskSy
       reply.raw.end();
     }
   });
-  // Open streams end when the server shuts down, so a graceful close does not wait for them.
+  // Open streams end before the server closes (preClose), so a graceful close does not wait for them.
   const closers = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const c of closers) c();
   });
 
