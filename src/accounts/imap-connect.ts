@@ -7,9 +7,12 @@ import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { AccountSettings, Credentials } from '../sync/engine-types.js';
 
-/** 'credentials': the stored username/password cannot be decrypted or must be re-entered. */
+/**
+ * 'credentials': the stored username/password cannot be decrypted or must be re-entered;
+ * 'rate-limited': the caller refused to run another test so soon (tests are throttled per user).
+ */
 export type ConnectFailureKind =
-  'credentials' | 'dns' | 'refused' | 'timeout' | 'tls-certificate' | 'tls' | 'auth' | 'server-refused' | 'network';
+  'credentials' | 'rate-limited' | 'dns' | 'refused' | 'timeout' | 'tls-certificate' | 'tls' | 'auth' | 'server-refused' | 'network';
 
 export interface CertificateInfo {
   /** SHA-256 of the DER certificate, lower-case hex without colons (the form stored in tls_fingerprint). */

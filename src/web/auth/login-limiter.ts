@@ -1,4 +1,5 @@
-// In-memory login throttle: at most `perMinute` attempts per IP and per username in a sliding minute.
+// In-memory sliding-window throttle (also used for Test connection).
+// Login use: at most `perMinute` attempts per IP and per username in a sliding minute.
 // Also remembers failures for usernames that do not exist, so that they "lock" exactly like real ones
 // and a failed login looks the same whether or not the user exists.
 export class LoginLimiter {

@@ -27,8 +27,11 @@ import { formatFingerprint, normalizeFingerprint, testConnection, type Connectio
 import type { MailAccount } from '../../store/schema.js';
 import { SyncError } from '../../sync/errors.js';
 import { wantsJson } from '../auth/request-kind.js';
+import { LoginLimiter } from '../auth/login-limiter.js';
 
 type FormValues = Record<string, string | undefined>;
+
+const TESTS_PER_MINUTE = 20;
 
 function when(ms: number | null): string {
   return ms ? new Date(Number(ms)).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never';
@@ -220,6 +223,7 @@ const KIND_TITLES: Record<string, string> = {
   'server-refused': 'The server refused a command',
   network: 'Connection failed',
   credentials: 'Stored credentials cannot be used',
+  'rate-limited': 'Please wait',
 };
 
 export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -243,7 +247,20 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
     return a;
   }
 
+  // Each test opens a connection to a host the user chose: throttled so that it cannot be used to
+  // hammer a server or sweep ports.
+  const testLimiter = new LoginLimiter(TESTS_PER_MINUTE);
+
   async function runTest(req: FastifyRequest, a: MailAccount): Promise<ConnectionTestResult> {
+    const wait = testLimiter.attempt([`user:${req.user!.id}`]);
+    if (wait > 0) {
+      return {
+        ok: false,
+        kind: 'rate-limited',
+        message: `Too many connection tests: wait ${Math.ceil(wait / 1000)} seconds and try again.`,
+        durationMs: 0,
+      };
+    }
     const dek = req.dek();
     try {
       const creds = decryptCredentials(dek, a);

@@ -164,6 +164,17 @@ describe.each(kinds)('mail accounts on %s', (kind) => {
     expect(JSON.parse(api.body)).toMatchObject({ ok: false, kind: 'credentials' });
   });
 
+  it('Test connection is throttled per user (20 a minute)', async () => {
+    const c = t.client();
+    await c.register('tester', PW);
+    const id = await addAccount(c, { name: 'Throttled' });
+    await t.ts.store.db.updateTable('mail_accounts').set({ needs_password: 1 }).where('id', '=', id).execute();
+    const kinds: string[] = [];
+    for (let i = 0; i < 21; i++) kinds.push(JSON.parse((await c.postJson(`/api/accounts/${id}/test`, {})).body).kind);
+    expect(kinds.slice(0, 20).every((k) => k === 'credentials')).toBe(true);
+    expect(kinds[20]).toBe('rate-limited');
+  });
+
   it('the whole database holds neither the IMAP username nor the password', async () => {
     await addAccount(alice, { name: 'Scan' });
     const needles = [IMAP_USER, IMAP_PASS, 'imap-user-7f3a9c', 'Q8z!e2WvR'];
