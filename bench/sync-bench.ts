@@ -4,7 +4,7 @@
 // Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
 // Each Mail Helper / floor run is a fresh process, so its peak RSS is its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,14 +160,12 @@ try {
   lines.push('---------|-------------|-----------|-----------|----------|---------|------------');
   for (const sc of ['a', 'b', 'c'] as Scenario[]) {
     const base = row('mbsync', sc)?.medianMs;
-    const fl = row('floor', sc)?.medianMs ?? (sc === 'a' ? undefined : undefined);
     for (const tool of tools) {
       const r = row(tool, sc);
       if (!r) continue;
       results[`${sc}/${tool}`] = r;
       const vsMb = base ? (r.medianMs / base).toFixed(2) : '-';
       const vsFloor = sc === 'a' && row('floor', 'a') ? (r.medianMs / row('floor', 'a')!.medianMs).toFixed(2) : '-';
-      void fl;
       lines.push(
         `${sc.padEnd(8)} | ${tool.padEnd(11)} | ${r.medianMs.toFixed(0).padStart(9)} | ${(r.engineMs !== undefined ? String(Math.round(r.engineMs)) : '-').padStart(9)} | ${vsMb.padStart(8)} | ${vsFloor.padStart(7)} | ${r.peakRssMb.toFixed(0).padStart(11)}`,
       );
@@ -194,7 +192,6 @@ try {
     ),
   );
   process.stdout.write(`\nwritten ${file}\n`);
-  void readFileSync;
 } finally {
   for (const db of pgDbs) await db.drop().catch(() => {});
   await d.stop();

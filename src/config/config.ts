@@ -163,6 +163,12 @@ export const VARIABLES = {
   GRANT_TTL_HOURS: { schema: positiveInt, default: '24', example: '24', help: 'Lifetime of a sync grant handed to background jobs.' },
   IMAP_TIMEOUT_MS: { schema: positiveInt, default: '15000', example: '30000', help: 'Connection/greeting/socket timeout for IMAP.' },
   MAX_ATTACHMENT_MB: { schema: nonNegative, default: '25', example: '50', help: 'Attachments above this keep metadata only.' },
+  MAIL_HELPER_PASSWORD: {
+    schema: z.string(),
+    default: '',
+    example: 'correct horse battery staple',
+    help: "The user's password for CLI commands that unlock the user's key (sync --direct). Empty: asked for at the prompt.",
+  },
 } satisfies Record<string, VarSpec>;
 
 export type VarName = keyof typeof VARIABLES;
@@ -181,6 +187,8 @@ export interface Config {
   worker: { concurrency: number; retryBaseMs: number; retryAttempts: number; grantTtlMs: number; leaseMs: number };
   imap: { timeoutMs: number };
   sync: { maxAttachmentBytes: number };
+  /** Secrets a CLI command may take from the environment instead of a prompt. */
+  cli: { password: string };
 }
 
 export class ConfigError extends Error {
@@ -264,6 +272,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     },
     imap: { timeoutMs: v.IMAP_TIMEOUT_MS },
     sync: { maxAttachmentBytes: Math.round((v.MAX_ATTACHMENT_MB as number) * 1024 * 1024) },
+    cli: { password: v.MAIL_HELPER_PASSWORD },
   };
   return deepFreeze(config);
 }

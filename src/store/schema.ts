@@ -109,6 +109,15 @@ export interface MessagesTable {
   updated_at: number;
 }
 
+/** Sync bookkeeping per account: 1 while state changes are not yet reconciled or messages remain to fetch. */
+export interface SyncAccountStateTable {
+  account_id: number;
+  dirty: number;
+  /** Hash of the filters the last clean run used: other filters may select other messages. */
+  settings_hash: string | null;
+  updated_at: number;
+}
+
 export interface AttachmentsTable {
   id: Generated<number>;
   message_id: number;
@@ -202,6 +211,7 @@ export interface Database {
   server_messages: ServerMessagesTable;
   messages: MessagesTable;
   attachments: AttachmentsTable;
+  sync_account_state: SyncAccountStateTable;
   tasks: TasksTable;
   task_attempts: TaskAttemptsTable;
   grants: GrantsTable;

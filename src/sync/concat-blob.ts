@@ -10,13 +10,17 @@ export class ConcatBlob {
   private readonly parts: Uint8Array[];
   constructor(parts: Part[] = [], options: { type?: string } = {}) {
     this.type = options.type ?? '';
-    const enc = new TextEncoder();
-    this.parts = parts.flatMap((p) => {
-      if (p instanceof ConcatBlob) return p.parts;
-      if (typeof p === 'string') return [enc.encode(p)];
-      if (p instanceof ArrayBuffer) return [new Uint8Array(p)];
-      return [new Uint8Array(p.buffer, p.byteOffset, p.byteLength)];
-    });
+    // A plain loop: postal-mime hands over one part per line, so this runs hundreds of times per message.
+    const out: Uint8Array[] = [];
+    let enc: { encode(s: string): Uint8Array } | null = null;
+    for (const p of parts) {
+      if (p instanceof Uint8Array) out.push(p);
+      else if (p instanceof ArrayBuffer) out.push(new Uint8Array(p));
+      else if (typeof p === 'string') out.push((enc ??= new TextEncoder()).encode(p));
+      else if (p instanceof ConcatBlob) for (const q of p.parts) out.push(q);
+      else out.push(new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    }
+    this.parts = out;
   }
   get size(): number {
     return this.parts.reduce((n, p) => n + p.byteLength, 0);

@@ -1,5 +1,6 @@
 // The sync engine: one account, three steps (state, fetch, reconcile), no web and no queue.
 // Every step is idempotent; an interrupted run followed by a rerun ends in the same state.
+import { createHash } from 'node:crypto';
 import type { ImapFlow, ListResponse } from 'imapflow';
 import type { SyncInput, SyncStats } from './engine-types.js';
 import { permanent, SyncError } from './errors.js';
@@ -7,7 +8,7 @@ import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
 import { createImapClient } from './imap-connection.js';
 import { fetchStep } from './fetch-step.js';
-import { ParserPool } from './parser-pool.js';
+import { sharedParserPool } from './parser-pool.js';
 import { planFolders, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork } from './state-step.js';
@@ -44,6 +45,13 @@ function listedFolder(l: ListResponse): ListedFolder {
   };
 }
 
+/** The filters that decide which mirrored messages are fetched; a change means new work even on an unchanged server. */
+function filtersHash(a: SyncInput['account']): string {
+  return createHash('sha256')
+    .update(JSON.stringify([a.includeFolders, a.excludeFolders, a.sinceDate, a.unseenOnly]))
+    .digest('hex');
+}
+
 export async function syncAccount(input: SyncInput): Promise<SyncStats> {
   validate(input);
   const started = Date.now();
@@ -56,14 +64,15 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     if (input.signal?.aborted) throw new SyncError('permanent', 'cancelled', 'The sync was cancelled.');
     input.onProgress?.({ phase: 'connect' });
     let onExpunge: (uid: number | undefined) => void = () => {};
-    client = createImapClient(account, input.credentials, input.options?.timeoutMs);
-    client.options.expungeHandler = (ev) => onExpunge(ev.uid);
+    client = createImapClient(account, input.credentials, input.options?.timeoutMs, (uid) => onExpunge(uid));
     client.on('error', (err) =>
       input.logger?.warn({ code: (err as { code?: string }).code, accountId: account.id }, 'IMAP connection error'),
     );
     await client.connect();
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
-    const store = new SyncStore(input.store);
+    const store = new SyncStore(input.store, account.id);
+    const settingsHash = filtersHash(account);
+    const leftover = await store.leftover(settingsHash);
     run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
     const r = run;
     onExpunge = (uid) => r.onExpunge(uid);
@@ -102,16 +111,13 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const live = work.filter((w) => !r.vanishedFolders.has(w.id));
     const filters = { folderIds: live.map((w) => w.id), sinceMs: sinceMs(account.sinceDate), unseenOnly: account.unseenOnly };
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
-    const pending = await store.pending(account.id, filters, limit);
+    // Server unchanged and nothing left over from earlier runs: no whole-account queries at all.
+    const idle = !leftover && !store.changed && r.vanishedFolders.size === 0;
+    const pending = idle ? [] : await store.pending(account.id, filters, limit);
     const newCount = limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length;
-    // Worker threads pay off only for more than a handful of messages.
-    const parser = pending.length >= 20 ? new ParserPool() : null;
-    try {
-      const paths = new Map(live.map((w) => [w.id, w.path]));
-      await fetchStep(r, pending, paths, input.dek, input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES, parser);
-    } finally {
-      await parser?.close();
-    }
+    const paths = new Map(live.map((w) => [w.id, w.path]));
+    const parser = pending.length > 0 ? sharedParserPool() : null;
+    await fetchStep(r, pending, paths, input.dek, input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES, parser);
     t.fetch = Date.now() - t2;
 
     // Step 3: reconcile.
@@ -122,7 +128,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const unfollowed = storedFolders
       .filter((f) => f.status === 'active' && !selectedIds.has(f.id) && !plan.gone.some((g) => g.id === f.id))
       .map((f) => f.id);
-    const rec = await reconcile(input.store, account.id, unfollowed);
+    const rec = idle ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 } : await reconcile(input.store, account.id, unfollowed);
+    const remaining = Math.max(0, newCount - r.stats.fetched);
+    if (!idle && remaining === 0) await store.markClean(settingsHash);
     t.reconcile = Date.now() - t3;
     const onServer = await store.countServerMessages(
       account.id,
@@ -139,7 +147,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       flagChanges: rec.flagChanges,
       deleted: rec.deleted,
       restored: rec.restored,
-      remaining: Math.max(0, newCount - r.stats.fetched),
+      remaining,
       bytesFetched: r.stats.bytesFetched,
       parseProblems: r.stats.parseProblems,
       warnings: r.warnings,

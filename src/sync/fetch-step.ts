@@ -6,7 +6,7 @@ import { attachmentAad, bodyAad, metaAad, rawAad } from '../messages/message-for
 import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { fromParseResult, parseMessage } from './parse-message.js';
-import type { ParserPool } from './parser-pool.js';
+import { ParserUnavailable, type ParserPool } from './parser-pool.js';
 import type { Email } from 'postal-mime';
 import { chunks, uidSet } from './plan.js';
 import type { PendingMessage } from './sync-store.js';
@@ -127,7 +127,11 @@ async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttach
   const rows: Insertable<MessagesTable>[] = [];
   const attachments = new Map<string, { idx: number; size: number; tooLarge: boolean; content: Buffer | null }[]>();
   for (const { p, raw, parsed: inWorker } of batch) {
-    const parsed = inWorker ? fromParseResult(raw, await inWorker, maxAttachmentBytes) : await parseMessage(raw, maxAttachmentBytes);
+    const result = inWorker ? await inWorker : null;
+    const parsed =
+      result && !(result instanceof ParserUnavailable)
+        ? fromParseResult(raw, result, maxAttachmentBytes)
+        : await parseMessage(raw, maxAttachmentBytes);
     if (parsed.parseError) run.stats.parseProblems++;
     run.stats.bytesFetched += raw.length;
     rows.push({

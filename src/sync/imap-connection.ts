@@ -49,7 +49,13 @@ function pinnedTransport(fingerprint: string): NonNullable<ImapFlowOptions['tran
   };
 }
 
-export function createImapClient(account: AccountSettings, credentials: Credentials, timeoutMs = DEFAULT_TIMEOUT_MS): ImapFlow {
+/** `onExpunge` receives the UIDs of VANISHED (EARLIER) responses during a CHANGEDSINCE fetch. */
+export function createImapClient(
+  account: AccountSettings,
+  credentials: Credentials,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+  onExpunge: (uid: number | undefined) => void = () => {},
+): ImapFlow {
   if (!account.host || !Number.isInteger(account.port) || account.port < 1 || account.port > 65535)
     throw permanent('invalid-settings', `Invalid IMAP server address "${account.host}:${account.port}": the port must be 1–65535.`);
   const opts: ImapFlowOptions = {
@@ -64,6 +70,7 @@ export function createImapClient(account: AccountSettings, credentials: Credenti
     // Our own logs carry what matters; ImapFlow's would include protocol lines with mail data.
     logger: false,
     qresync: true,
+    expungeHandler: (ev) => onExpunge(ev.uid),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: Math.max(timeoutMs * 4, 30_000),

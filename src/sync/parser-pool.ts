@@ -25,6 +25,9 @@ parentPort.on('message', async ({ id, raw, options }) => {
 });
 `;
 
+/** The worker itself failed (not the message): the caller parses in its own thread instead. */
+export class ParserUnavailable extends Error {}
+
 interface Pending {
   resolve(v: Email | Error): void;
 }
@@ -44,8 +47,10 @@ export class ParserPool {
         if (!p) return;
         this.pending.delete(m.id);
         p.resolve(m.email ?? new Error(m.error ?? 'parse failed'));
+        if (this.pending.size === 0) this.idle();
       });
       w.on('error', (err) => this.failAll(err));
+      w.unref();
       this.workers.push(w);
     }
   }
@@ -54,19 +59,48 @@ export class ParserPool {
   parse(raw: Buffer): Promise<Email | Error> {
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length];
+    // Workers hold the process open only while they have work, so an idle shared pool never blocks exit.
+    if (this.pending.size === 0) for (const x of this.workers) x.ref();
     return new Promise((resolve) => {
       this.pending.set(id, { resolve });
       w.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), options: POSTAL_MIME_OPTIONS });
     });
   }
 
+  private idle(): void {
+    for (const w of this.workers) w.unref();
+  }
+
   private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.resolve(new Error(`parser worker failed: ${err.message}`));
+    for (const p of this.pending.values()) p.resolve(new ParserUnavailable(`parser worker failed: ${err.message}`));
     this.pending.clear();
+    this.idle();
+    if (shared === this) shared = null;
+  }
+
+  get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   async close(): Promise<void> {
+    if (shared === this) shared = null;
     this.failAll(new Error('parser closed'));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+let shared: ParserPool | null = null;
+
+/**
+ * The process-wide pool, created on first use: a long-running worker process pays the thread
+ * start-up once, not per sync. Returns null where worker threads cannot start (then parse in-thread).
+ */
+export function sharedParserPool(): ParserPool | null {
+  if (shared) return shared;
+  try {
+    shared = new ParserPool();
+  } catch {
+    return null;
+  }
+  return shared;
 }

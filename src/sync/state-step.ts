@@ -96,7 +96,11 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
         }
         vanished = seen.stop().filter((u) => u <= action.knownUpTo);
         if (!run.client.enabled.has('QRESYNC')) vanished = await vanishedBySearch(run, w, range);
-        const known = await run.store.knownFlags(w.id);
+        // Only the reported UIDs' stored flags are read: the cost follows the changes, not the folder size.
+        const known = await run.store.flagsOf(
+          w.id,
+          changed.map((c) => c.uid),
+        );
         changed = changed.filter((c) => known.has(c.uid) && known.get(c.uid) !== c.flags);
       } else {
         // Fallback without CONDSTORE: UID + FLAGS of every known message, compared with ours.
@@ -178,11 +182,14 @@ export async function passB(run: SyncRun, w: FolderWork): Promise<boolean> {
 
 async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[]): Promise<void> {
   if (all.length === 0) return;
-  // UIDs mirrored by an interrupted earlier run keep their ids; only unknown UIDs claim one.
-  const known = await run.store.existingUids(
+  // UIDs mirrored by an interrupted earlier run keep their ids (their flags are refreshed: CHANGEDSINCE
+  // only covers UIDs below the stored UIDNEXT); only unknown UIDs claim an id.
+  const known = await run.store.flagsOf(
     all[0].folder_id,
     all.map((r) => r.uid),
   );
+  const refreshed = all.filter((r) => known.has(r.uid) && known.get(r.uid) !== r.flags);
+  await run.store.applyStateChanges(all[0].folder_id, refreshed, []);
   const rows = all.filter((r) => !known.has(r.uid));
   const bases = allBases.filter((_, i) => !known.has(all[i].uid));
   if (rows.length === 0) return;

@@ -33,7 +33,48 @@ export interface FetchFilters {
 }
 
 export class SyncStore {
-  constructor(private readonly store: Store) {}
+  /** True once this run changed the mirrored state (the account was marked dirty before that write). */
+  changed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly accountId: number,
+  ) {}
+
+  /** Marks the account dirty before the first state write of a run, so an interruption anywhere leaves it marked. */
+  private async beforeChange(): Promise<void> {
+    if (this.changed) return;
+    await this.setDirty(1, null);
+    this.changed = true;
+  }
+
+  private async setDirty(dirty: number, settingsHash: string | null): Promise<void> {
+    const now = Date.now();
+    await this.db
+      .insertInto('sync_account_state')
+      .values({ account_id: this.accountId, dirty, settings_hash: settingsHash, updated_at: now })
+      .onConflict((oc) =>
+        oc
+          .column('account_id')
+          .doUpdateSet(dirty === 1 ? { dirty, updated_at: now } : { dirty, settings_hash: settingsHash, updated_at: now }),
+      )
+      .execute();
+  }
+
+  /** Whether earlier runs left work behind (no row yet: yes). */
+  async leftover(settingsHash: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('sync_account_state')
+      .select(['dirty', 'settings_hash'])
+      .where('account_id', '=', this.accountId)
+      .executeTakeFirst();
+    return !row || row.dirty === 1 || row.settings_hash !== settingsHash;
+  }
+
+  /** Everything is reconciled and nothing remains to fetch under these filters. */
+  async markClean(settingsHash: string): Promise<void> {
+    await this.setDirty(0, settingsHash);
+  }
 
   get db(): Kysely<Database> {
     return this.store.db;
@@ -67,6 +108,7 @@ export class SyncStore {
 
   /** A folder gone from the server: its mirror rows go, so reconcile soft-deletes or re-homes its messages. */
   async markFolderGone(folderId: number): Promise<void> {
+    await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
       await trx
@@ -78,6 +120,7 @@ export class SyncStore {
   }
 
   async resetFolder(folderId: number): Promise<void> {
+    await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
       await trx.updateTable('folders').set({ uidvalidity: null, uidnext: null, highestmodseq: null }).where('id', '=', folderId).execute();
@@ -112,27 +155,28 @@ export class SyncStore {
     return new Map(rows.map((r) => [Number(r.uid), r.flags]));
   }
 
+  async flagsOf(folderId: number, uids: number[]): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const part of chunks(uids, INSERT_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('server_messages')
+        .select(['uid', 'flags'])
+        .where('folder_id', '=', folderId)
+        .where('uid', 'in', part)
+        .execute();
+      for (const r of rows) out.set(Number(r.uid), r.flags);
+    }
+    return out;
+  }
+
   async knownUids(folderId: number): Promise<Set<number>> {
     const rows = await this.db.selectFrom('server_messages').select('uid').where('folder_id', '=', folderId).execute();
     return new Set(rows.map((r) => Number(r.uid)));
   }
 
-  async existingUids(folderId: number, uids: number[]): Promise<Set<number>> {
-    const out = new Set<number>();
-    for (const part of chunks(uids, INSERT_CHUNK)) {
-      const rows = await this.db
-        .selectFrom('server_messages')
-        .select('uid')
-        .where('folder_id', '=', folderId)
-        .where('uid', 'in', part)
-        .execute();
-      for (const r of rows) out.add(Number(r.uid));
-    }
-    return out;
-  }
-
   async applyStateChanges(folderId: number, changed: { uid: number; flags: string }[], vanished: number[]): Promise<void> {
     if (changed.length === 0 && vanished.length === 0) return;
+    await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
       for (const c of changed) {
         await trx
@@ -177,6 +221,7 @@ export class SyncStore {
 
   async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
+    await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
       for (const part of chunks(rows, INSERT_CHUNK)) {
         await trx

@@ -13,6 +13,7 @@ import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { readNewPassword } from '../password-input.js';
 import { openTaskSystem } from '../task-wiring.js';
+import { runDirect } from './sync-direct.js';
 import { progressText } from '../../tasks/progress-text.js';
 
 interface SyncOptions {
@@ -23,23 +24,27 @@ interface SyncOptions {
   maxEmails?: string;
   passwordStdin?: boolean;
   json?: boolean;
+  direct?: boolean;
 }
 
 export function registerSync(program: Command): void {
   program
     .command('sync')
-    .description("Queue a sync of one account (--account) or all of a user's accounts (--all); --wait follows it to the end")
+    .description(
+      "Queue a sync of one account (--account) or all of a user's accounts (--all); --wait follows it to the end; --direct runs the engine in this process",
+    )
     .requiredOption('--user <name-or-id>', 'the user whose accounts to sync')
     .option('--account <id>', 'mail account id')
     .option('--all', 'every enabled account of the user')
     .option('--wait', 'follow progress until the task ends (exit 0 on success, 1 on failure)')
     .option('--max-emails <n>', 'fetch at most this many new messages (default: the account setting)')
     .option('--password-stdin', "read the user's password from standard input (else MAIL_HELPER_PASSWORD or a prompt)")
-    .option('--json', 'print the final task as JSON')
+    .option('--json', 'print the final task (or, with --direct, the stats) as JSON')
+    .option('--direct', 'run the sync engine in this process instead of queueing a task (needs --account: id or name)')
     .action(async (opts: SyncOptions) => {
       let code = 0;
       try {
-        code = await runSync(opts);
+        code = opts.direct ? await runDirectSync(opts) : await runSync(opts);
       } catch (err) {
         if (err instanceof QueueUnavailableError || err instanceof NotFoundError) {
           process.stderr.write(`${err.message}\n`);
@@ -49,6 +54,16 @@ export function registerSync(program: Command): void {
       }
       process.exit(code);
     });
+}
+
+async function runDirectSync(opts: SyncOptions): Promise<number> {
+  if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
+  const ctx = await openContext();
+  try {
+    return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json });
+  } finally {
+    await ctx.store.close();
+  }
 }
 
 async function runSync(opts: SyncOptions): Promise<number> {

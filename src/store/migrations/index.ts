@@ -2,6 +2,7 @@
 import { initial } from './0001-initial.js';
 import { appSettings } from './0002-app-settings.js';
 import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
+import { syncAccountState } from './0011-sync-account-state.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId];
+export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId, syncAccountState];

@@ -186,6 +186,10 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     const stats = await syncAccount(acc.input());
     expect(stats.foldersScanned).toBe(2);
     expect((await list()).rows.map((r) => r.subject).sort()).toEqual(['dev list', 'new unseen']);
+    // Nothing changed on the server, but other filters select other messages.
+    const wider = await syncAccount(acc.input({ account: { ...acc.account, unseenOnly: false } }));
+    expect(wider.fetched).toBe(1);
+    expect((await list()).rows.map((r) => r.subject).sort()).toEqual(['dev list', 'new seen', 'new unseen']);
   });
 
   it('the read model is owner-scoped, paginated and filterable by account and folder', async () => {

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encrypt } from '../../../src/crypto/aead.js';
+import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, createKeySlot } from '../../../src/crypto/keys.js';
+import { hashPassword } from '../../../src/crypto/password.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { runCli } from '../../fixtures/processes.js';
+import { rawMessage } from '../../fixtures/sync-account.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+
+let d: Dovecot;
+beforeAll(async () => {
+  d = await startDovecot();
+  for (const u of ['cli1', 'cli2']) d.addUser(u, `${u}-imap-pw`);
+  for (let i = 0; i < 3; i++) d.writeMessage('cli1', 'INBOX', rawMessage({ subject: `cli ${i}` }));
+  d.writeMessage('cli2', 'INBOX', rawMessage({ subject: 'cli2' }));
+});
+afterAll(async () => {
+  await d?.stop();
+});
+
+describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
+  let ts: TestStore;
+  let accountId: number;
+  const imapUser = kind === 'sqlite' ? 'cli1' : 'cli2';
+  beforeAll(async () => {
+    ts = await createTestStore(kind);
+    const argon2 = ts.config.auth.argon2;
+    const { dek, slot } = await createKeySlot('alice-login-pw', argon2);
+    const now = Date.now();
+    const user = await ts.store.db
+      .insertInto('users')
+      .values({
+        username: 'alice',
+        password_hash: await hashPassword('alice-login-pw', argon2),
+        is_admin: 1,
+        kek_salt: slot.kekSalt,
+        wrapped_dek: slot.wrappedDek,
+        key_id: slot.keyId,
+        failed_logins: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const acc = await ts.store.db
+      .insertInto('mail_accounts')
+      .values({
+        user_id: user.id,
+        name: 'work',
+        host: d.host,
+        port: d.port,
+        security: 'none',
+        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
+        password_enc: encrypt(dek, `${imapUser}-imap-pw`, ACCOUNT_PASSWORD_AAD),
+        include_folders: '[]',
+        exclude_folders: '[]',
+        unseen_only: 0,
+        max_emails: 50,
+        enabled: 1,
+        needs_password: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    accountId = Number(acc.id);
+  });
+  afterAll(async () => {
+    await ts?.cleanup();
+  });
+
+  it('syncs the account with the password from MAIL_HELPER_PASSWORD and prints a summary', async () => {
+    const r = await runCli(['sync', '--user', 'alice', '--account', 'work', '--direct'], {
+      ...ts.env,
+      MAIL_HELPER_PASSWORD: 'alice-login-pw',
+    });
+    expect(r.stderr).not.toContain('alice-login-pw');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`Fetched\\s+${kind === 'sqlite' ? 3 : 1} `));
+    expect(r.stdout).toMatch(/Remaining\s+0/);
+    const acc = await ts.store.db
+      .selectFrom('mail_accounts')
+      .select(['last_status', 'last_success_at'])
+      .where('id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    expect(acc.last_status).toBe('success');
+  });
+
+  it('reads the password from stdin and prints JSON stats with --json', async () => {
+    const r = await runCli(['sync', '--user', 'alice', '--account', String(accountId), '--direct', '--json'], ts.env, {
+      input: 'alice-login-pw\n',
+    });
+    expect(r.code).toBe(0);
+    const stats = JSON.parse(r.stdout) as { fetched: number; onServer: number };
+    expect(stats).toMatchObject({ fetched: 0, onServer: kind === 'sqlite' ? 3 : 1 });
+  });
+
+  it('says clearly what is wrong: wrong password, unknown account, missing --direct', async () => {
+    const wrong = await runCli(['sync', '--user', 'alice', '--account', 'work', '--direct'], ts.env, { input: 'nope\n' });
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([2, 'Wrong password for user "alice".']);
+    const unknown = await runCli(['sync', '--user', 'alice', '--account', 'home', '--direct'], {
+      ...ts.env,
+      MAIL_HELPER_PASSWORD: 'alice-login-pw',
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/has no mail account "home"/);
+    const noDirect = await runCli(['sync', '--user', 'alice', '--account', 'work'], ts.env);
+    expect(noDirect.code).toBe(2);
+    expect(noDirect.stderr).toMatch(/--direct/);
+  });
+});

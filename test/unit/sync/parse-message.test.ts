@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { parseMessage } from '../../../src/sync/parse-message.js';
+import { ParserPool } from '../../../src/sync/parser-pool.js';
+import { fromParseResult } from '../../../src/sync/parse-message.js';
+
+const simple = Buffer.from(
+  'From: "Ann" <ann@example.org>\r\nTo: b@example.org\r\nSubject: =?UTF-8?B?w5xiZXI=?=\r\nMessage-ID: <p1@x>\r\nDate: Tue, 3 Jan 2023 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; name="a.pdf"\r\nContent-Disposition: attachment; filename="a.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n',
+);
+
+describe('MIME parsing', () => {
+  it('parses headers, text and attachments in this thread and in the worker alike', async () => {
+    const here = await parseMessage(simple, 1024);
+    expect(here.meta).toMatchObject({ subject: 'Über', from: 'Ann <ann@example.org>', to: ['b@example.org'], messageId: '<p1@x>' });
+    expect(here.body?.text?.trim()).toBe('hi');
+    expect(here.attachments[0].meta).toEqual({ idx: 0, filename: 'a.pdf', mimeType: 'application/pdf', size: 9, tooLarge: false });
+    expect(here.attachments[0].content?.toString()).toBe('%PDF-1.4\n');
+    expect(here.sentAt).toBe(Date.UTC(2023, 0, 3, 10));
+    const pool = new ParserPool(1);
+    try {
+      const there = fromParseResult(simple, await pool.parse(simple), 1024);
+      expect(there).toEqual(here);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('keeps attachments above the limit as metadata only', async () => {
+    const p = await parseMessage(simple, 4);
+    expect(p.attachments[0]).toEqual({
+      meta: { idx: 0, filename: 'a.pdf', mimeType: 'application/pdf', size: 9, tooLarge: true },
+      content: null,
+    });
+  });
+
+  it('records a structural problem instead of failing', async () => {
+    const p = await parseMessage(Buffer.from('From: a@b\r\nContent-Type: multipart/mixed\r\n\r\nbody\r\n'), 1024);
+    expect(p.parseError).toMatch(/boundary/);
+    expect((await parseMessage(Buffer.from('just text\r\n'), 1024)).parseError).toMatch(/no header fields/);
+  });
+});
