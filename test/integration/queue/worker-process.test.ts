@@ -1,6 +1,8 @@
 // Worker processes as a person runs them (dist/): start-up checks, graceful SIGTERM, and a process
 // SIGKILLed mid-task whose job is picked up again and completes once.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptsOf } from '../../../src/queue/task-repo.js';
 import { waitForTask } from '../../../src/queue/task-watch.js';
@@ -42,6 +44,24 @@ describe('mail-helper worker start-up', () => {
       const r = await runCli(['worker'], { ...ts.env, QUEUE: 'local' });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('the web process (`mail-helper serve`) runs the jobs');
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  it('serve in embedded mode generates DATA_DIR/server-secret once (mode 0600) and keeps it', async () => {
+    const ts = await createTestStore('sqlite');
+    try {
+      const env = { ...ts.env, QUEUE: 'local', SERVER_SECRET: '' };
+      const first = await startServe(env);
+      const path = join(ts.config.dataDir, 'server-secret');
+      const secret = readFileSync(path, 'utf8');
+      expect(secret.trim()).toMatch(/^[0-9a-f]{64}$/);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(await first.stop()).toBe(0);
+      const second = await startServe(env);
+      expect(readFileSync(path, 'utf8')).toBe(secret);
+      expect(await second.stop()).toBe(0);
     } finally {
       await ts.cleanup();
     }
