@@ -4,6 +4,7 @@
 // message's old location is already gone, so its new location claims the same id).
 import type { ImapFlow } from 'imapflow';
 import { claimStableId, identityBase, parseIdentityHeaders } from './identity.js';
+import { sharedParserPool } from './parser-pool.js';
 import { chunks, diffKnownMessages, flagsText, planFolder, type FolderAction, type ListedFolder, type StoredFolder } from './plan.js';
 import type { SyncStore, ServerMessageRow } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
@@ -208,6 +209,8 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   }
   await run.store.insertServerMessages(rows);
   run.stats.newOnServer += rows.length;
+  // New mail means bodies to parse soon: start the parse threads now, while step 1 goes on.
+  sharedParserPool();
 }
 
 export type { SyncStore };
