@@ -54,7 +54,9 @@ export type RunOutcome =
   | { kind: 'revoked' }
   | { kind: 'waiting' }
   | { kind: 'handed-back' }
-  | { kind: 'skipped' };
+  | { kind: 'skipped' }
+  /** Another runner still holds a live lease on the task (BullMQ thought the job stalled): try again at `retryAt`. */
+  | { kind: 'busy'; retryAt: number };
 
 const PROGRESS_EVERY_MS = 250;
 
@@ -62,7 +64,12 @@ const PROGRESS_EVERY_MS = 250;
 export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSignal): Promise<RunOutcome> {
   const { store, logger } = env;
   const task = await claimTask(store, taskId, env.workerId, env.leaseMs, { trustLock: env.queue === 'bullmq' });
-  if (!task) return { kind: 'skipped' };
+  if (!task) {
+    const row = await findTask(store, taskId);
+    if (row?.state === 'STARTED' && row.lease_until !== null && row.lease_until >= Date.now())
+      return { kind: 'busy', retryAt: row.lease_until + 100 };
+    return { kind: 'skipped' };
+  }
   // Every line of a task names the task, its user and account (never a credential or content).
   const log = logger.child({ taskId, type: task.type, attempt: task.attempt, userId: task.user_id, accountId: task.account_id });
   const handler = env.handlers.get(task.type);

@@ -104,11 +104,6 @@ export class TaskNotRetryableError extends Error {
   }
 }
 
-/** One live sync per account: the store's unique index on this key enforces it. */
-export function syncDedupeKey(accountId: number): string {
-  return `sync:account:${accountId}`;
-}
-
 export function createBackend(config: Config, store: Store): QueueBackend {
   return config.queue.kind === 'bullmq'
     ? new BullmqBackend({ redisUrl: config.queue.redisUrl, prefix: config.queue.prefix, retryAttempts: config.worker.retryAttempts })

@@ -120,52 +120,59 @@ export async function claimTask(
   opts: { trustLock: boolean },
 ): Promise<Task | undefined> {
   const now = Date.now();
-  const res = await store.db
-    .updateTable('tasks')
-    .set((eb) => ({
-      state: 'STARTED',
-      worker_id: workerId,
-      lease_until: now + leaseMs,
-      attempt: eb('attempt', '+', 1),
-      started_at: eb.fn.coalesce('started_at', eb.val(now)),
-      next_attempt_at: null,
-      updated_at: now,
-    }))
-    .where('id', '=', id)
-    .where('cancel_requested', '=', 0)
-    .where((eb) =>
-      opts.trustLock
-        ? eb.or([eb('state', 'in', ['PENDING', 'RETRY']), eb('state', '=', 'STARTED').and('lease_until', 'is not', null)])
-        : eb.or([
-            eb('state', 'in', ['PENDING', 'RETRY']).and(eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)])),
-            eb('state', '=', 'STARTED').and('lease_until', 'is not', null).and('lease_until', '<', now),
-          ]),
-    )
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return undefined;
-  // An attempt left open by a dead worker ends as "interrupted" (it does not count as a retry).
-  await store.db
-    .updateTable('task_attempts')
-    .set({ finished_at: now, outcome: 'interrupted', error: 'The worker running this attempt stopped before it finished.' })
-    .where('task_id', '=', id)
-    .where('finished_at', 'is', null)
-    .execute();
-  const task = await findTask(store, id);
-  if (!task) return undefined;
-  await store.db
-    .insertInto('task_attempts')
-    .values({
-      task_id: id,
-      attempt: task.attempt,
-      worker_id: workerId,
-      started_at: now,
-      finished_at: null,
-      outcome: null,
-      error: null,
-      error_stack: null,
-    })
-    .execute();
-  return task;
+  // One transaction: a process killed mid-claim leaves either no claim or a claim with its attempt row.
+  return store.db.transaction().execute(async (trx) => {
+    const res = await trx
+      .updateTable('tasks')
+      .set((eb) => ({
+        state: 'STARTED',
+        worker_id: workerId,
+        lease_until: now + leaseMs,
+        attempt: eb('attempt', '+', 1),
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        next_attempt_at: null,
+        updated_at: now,
+      }))
+      .where('id', '=', id)
+      .where('cancel_requested', '=', 0)
+      .where((eb) =>
+        opts.trustLock
+          ? // A STARTED row comes back when BullMQ saw its job stall; only take it over once our own lease lapsed too.
+            eb.or([
+              eb('state', 'in', ['PENDING', 'RETRY']),
+              eb('state', '=', 'STARTED').and('lease_until', 'is not', null).and('lease_until', '<', now),
+            ])
+          : eb.or([
+              eb('state', 'in', ['PENDING', 'RETRY']).and(eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)])),
+              eb('state', '=', 'STARTED').and('lease_until', 'is not', null).and('lease_until', '<', now),
+            ]),
+      )
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return undefined;
+    // An attempt left open by a dead worker ends as "interrupted" (it does not count as a retry).
+    await trx
+      .updateTable('task_attempts')
+      .set({ finished_at: now, outcome: 'interrupted', error: 'The worker running this attempt stopped before it finished.' })
+      .where('task_id', '=', id)
+      .where('finished_at', 'is', null)
+      .execute();
+    const task = await trx.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!task) return undefined;
+    await trx
+      .insertInto('task_attempts')
+      .values({
+        task_id: id,
+        attempt: task.attempt,
+        worker_id: workerId,
+        started_at: now,
+        finished_at: null,
+        outcome: null,
+        error: null,
+        error_stack: null,
+      })
+      .execute();
+    return task;
+  });
 }
 
 /** Local queue: ids of tasks ready to run (due, or abandoned by a dead worker), oldest first. */

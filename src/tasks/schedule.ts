@@ -2,7 +2,8 @@
 // it needs a long-lived 'schedule' grant that the user turns on knowingly; turning it off revokes it.
 import { createGrant } from '../grants/grant-store.js';
 import type { Logger } from '../observability/logger.js';
-import { syncDedupeKey, type TaskQueue } from '../queue/task-queue.js';
+import type { TaskQueue } from '../queue/task-queue.js';
+import { syncDedupeKey } from './dedupe-keys.js';
 import type { EnqueueResult } from '../queue/types.js';
 import { NotFoundError } from './sync-service.js';
 import type { TaskDeps } from './task-deps.js';

@@ -2,7 +2,7 @@
 // own (one failing does not stop the others); the parent ends when all have, listing every outcome.
 import { z } from 'zod';
 import { grantRow, openGrant } from '../grants/grant-store.js';
-import { syncDedupeKey } from '../queue/task-queue.js';
+import { syncDedupeKey } from './dedupe-keys.js';
 import type { ChildrenSummary, Task } from '../queue/types.js';
 import { permanent } from '../sync/errors.js';
 import { requireUser } from './account-access.js';
@@ -28,10 +28,6 @@ interface ParentProgress {
   done?: number;
   total?: number;
   already_running?: { account_id: number; task_id: string }[];
-}
-
-export function syncAllDedupeKey(userId: number): string {
-  return `sync:user:${userId}:all`;
 }
 
 export function syncAllAccountsTask(deps: TaskDeps) {

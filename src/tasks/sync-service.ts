@@ -1,10 +1,10 @@
 // Starting tasks on a user's behalf (web, CLI, programmatic API): checks at enqueue time, a fresh
 // grant per task, one live sync per account. The DEK given here is wrapped at once and not kept.
 import { grantRow } from '../grants/grant-store.js';
-import { syncDedupeKey, type TaskQueue } from '../queue/task-queue.js';
+import type { TaskQueue } from '../queue/task-queue.js';
+import { syncAllDedupeKey, syncDedupeKey } from './dedupe-keys.js';
 import type { EnqueueResult } from '../queue/types.js';
 import type { Task } from '../store/schema.js';
-import { syncAllDedupeKey } from './sync-all-accounts.js';
 import { DEFAULT_MAX_EMAILS } from './sync-user-emails.js';
 import type { TaskDeps } from './task-deps.js';
 import { TaskName } from './task-names.js';

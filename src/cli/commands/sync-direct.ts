@@ -1,5 +1,5 @@
-// `mail-helper sync --user U --account A --direct`: runs the sync engine in this process (no queue),
-// unlocking the user's key with their password, with a progress bar (stderr) and a stats summary (stdout).
+// `mail-helper sync --user U --account A --direct` (registered in sync.ts): runs the sync engine in this process, unlocking
+// the user's key with their password, with a progress bar (stderr) and a stats summary (stdout).
 import { SingleBar } from 'cli-progress';
 import { decryptText, DecryptError } from '../../crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../../crypto/keys.js';
@@ -14,15 +14,11 @@ import { readPassword } from '../password-prompt.js';
 export interface DirectSyncOptions {
   user: string;
   account: string;
-  direct?: boolean;
   json?: boolean;
 }
 
 async function findAccount(ctx: Context, opts: DirectSyncOptions) {
-  const byName = ctx.store.db.selectFrom('users').selectAll();
-  const user = await (
-    /^\d+$/.test(opts.user) ? byName.where('id', '=', Number(opts.user)) : byName.where('username', '=', opts.user)
-  ).executeTakeFirst();
+  const user = await ctx.store.db.selectFrom('users').selectAll().where('username', '=', opts.user).executeTakeFirst();
   if (!user)
     throw new UsageError(`There is no user "${opts.user}". Check the name with the web UI or create it with "mail-helper user add".`);
   const byId = /^\d+$/.test(opts.account) ? Number(opts.account) : -1;

@@ -6,14 +6,15 @@ import { liveWorkers } from '../../queue/heartbeat.js';
 import { pingRedis } from '../../queue/redis.js';
 import { waitForTask } from '../../queue/task-watch.js';
 import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js';
+import type { Store } from '../../store/db.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
 import { findUserById, findUserByName } from '../../users/user-repo.js';
 import { openContext } from '../context.js';
-import { runDirect } from './sync-direct.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { readNewPassword } from '../password-input.js';
 import { openTaskSystem } from '../task-wiring.js';
+import { runDirect } from './sync-direct.js';
 import { progressText } from '../../tasks/progress-text.js';
 
 interface SyncOptions {
@@ -30,19 +31,21 @@ interface SyncOptions {
 export function registerSync(program: Command): void {
   program
     .command('sync')
-    .description("Queue a sync of one account (--account) or all of a user's accounts (--all); --wait follows it to the end")
+    .description(
+      "Queue a sync of one account (--account) or all of a user's accounts (--all); --wait follows it to the end; --direct runs the engine in this process",
+    )
     .requiredOption('--user <name-or-id>', 'the user whose accounts to sync')
-    .option('--account <id>', 'mail account id')
+    .option('--account <id-or-name>', 'mail account, by id or name')
     .option('--all', 'every enabled account of the user')
     .option('--wait', 'follow progress until the task ends (exit 0 on success, 1 on failure)')
     .option('--max-emails <n>', 'fetch at most this many new messages (default: the account setting)')
     .option('--password-stdin', "read the user's password from standard input (else MAIL_HELPER_PASSWORD or a prompt)")
-    .option('--json', 'print the final task as JSON (with --direct: the stats)')
-    .option('--direct', 'run the sync engine in this process instead of queueing a task (one --account, by id or name)')
+    .option('--json', 'print the final task (or, with --direct, the stats) as JSON')
+    .option('--direct', 'run the sync engine in this process instead of queueing a task (needs --account: id or name)')
     .action(async (opts: SyncOptions) => {
       let code = 0;
       try {
-        code = await runSync(opts);
+        code = opts.direct ? await runDirectSync(opts) : await runSync(opts);
       } catch (err) {
         if (err instanceof QueueUnavailableError || err instanceof NotFoundError) {
           process.stderr.write(`${err.message}\n`);
@@ -54,20 +57,18 @@ export function registerSync(program: Command): void {
     });
 }
 
-async function runSync(opts: SyncOptions): Promise<number> {
-  if (opts.direct) {
-    if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id-or-name>.');
-    const ctx = await openContext();
-    try {
-      return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json });
-    } finally {
-      await ctx.store.close();
-    }
+async function runDirectSync(opts: SyncOptions): Promise<number> {
+  if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
+  const ctx = await openContext();
+  try {
+    return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json });
+  } finally {
+    await ctx.store.close();
   }
+}
+
+async function runSync(opts: SyncOptions): Promise<number> {
   if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
-  const accountId = opts.account !== undefined ? Number(opts.account) : undefined;
-  if (accountId !== undefined && (!Number.isInteger(accountId) || accountId <= 0))
-    throw new UsageError(`--account must be a positive whole number, not "${opts.account}".`);
   const maxEmails = opts.maxEmails !== undefined ? Number(opts.maxEmails) : undefined;
   if (maxEmails !== undefined && (!Number.isInteger(maxEmails) || maxEmails <= 0))
     throw new UsageError(`--max-emails must be a positive whole number, not "${opts.maxEmails}".`);
@@ -76,6 +77,7 @@ async function runSync(opts: SyncOptions): Promise<number> {
   const { config, store } = ctx;
   const user = /^\d+$/.test(opts.user) ? await findUserById(store.db, Number(opts.user)) : await findUserByName(store.db, opts.user);
   if (!user) throw new UsageError(`No user "${opts.user}". List users with \`mail-helper user list\`.`);
+  const accountId = opts.account !== undefined ? await resolveAccount(store, Number(user.id), opts.user, opts.account) : undefined;
   if (config.queue.kind === 'bullmq') await pingRedis(config.queue.redisUrl);
   const password = await readNewPassword({ passwordStdin: opts.passwordStdin }, `Password of ${user.username}`);
   let dek: Buffer;
@@ -119,6 +121,20 @@ async function runSync(opts: SyncOptions): Promise<number> {
     await system.close();
     await store.close();
   }
+}
+
+/** An account of the user by id or by name (as `--direct` accepts it). */
+async function resolveAccount(store: Store, userId: number, userName: string, ref: string): Promise<number> {
+  const byId = /^\d+$/.test(ref) ? Number(ref) : -1;
+  const rows = await store.db
+    .selectFrom('mail_accounts')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where((eb) => eb.or([eb('id', '=', byId), eb('name', '=', ref)]))
+    .execute();
+  if (rows.length === 0) throw new UsageError(`User "${userName}" has no mail account "${ref}" (give its id or its name).`);
+  if (rows.length > 1) throw new UsageError(`User "${userName}" has several accounts named "${ref}"; give the account id instead.`);
+  return Number(rows[0].id);
 }
 
 /** Draws a progress bar on stderr (messages done of total) with the phase and folder. */

@@ -79,6 +79,10 @@ export class BullmqWorker implements WorkerRuntime {
           throw new RetryLater(outcome.delayMs, outcome.message);
         case 'failure':
           throw new UnrecoverableError(outcome.message);
+        case 'busy':
+          // Still running elsewhere (its lease is renewed): look again when that lease would have lapsed.
+          await job.moveToDelayed(outcome.retryAt, token);
+          throw new DelayedError();
         case 'handed-back':
           // Back to the queue without spending an attempt: another worker takes it.
           await job.moveToDelayed(Date.now(), token);

@@ -164,34 +164,43 @@ export function taskRoutes(app: FastifyInstance, deps: AppDeps & { tasks: TaskSy
     if (!task) return reply.code(404).send({ error: 'not_found', message: 'No such task.' });
     const stop = new AbortController();
     const onClose = () => stop.abort();
+    // On server shutdown: end the stream now (the browser's EventSource reconnects to the next server).
+    const onShutdown = () => {
+      stop.abort();
+      reply.raw.end();
+    };
     req.raw.on('close', onClose);
-    closers.add(onClose);
+    closers.add(onShutdown);
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // A stream is never reused for another request; closing the socket after it lets shutdown finish at once.
+      connection: 'close',
       'x-accel-buffering': 'no',
     });
-    reply.raw.write('retry: 2000\n\n');
+    const send = (text: string) => {
+      if (!reply.raw.writableEnded) reply.raw.write(text);
+    };
+    send('retry: 2000\n\n');
     let seq = 0;
     try {
       let last: Task | undefined;
       for await (const t of watchTask(deps.store, task.id, { pollMs: 300, signal: stop.signal })) {
         last = t;
-        reply.raw.write(`id: ${++seq}\nevent: progress\ndata: ${JSON.stringify(taskView(t))}\n\n`);
+        send(`id: ${++seq}\nevent: progress\ndata: ${JSON.stringify(taskView(t))}\n\n`);
       }
-      if (last && !stop.signal.aborted) reply.raw.write(`id: ${++seq}\nevent: end\ndata: ${JSON.stringify(taskView(last))}\n\n`);
+      if (last && !stop.signal.aborted) send(`id: ${++seq}\nevent: end\ndata: ${JSON.stringify(taskView(last))}\n\n`);
     } catch (err) {
       req.log.warn({ err: String(err) }, 'task event stream failed');
     } finally {
-      closers.delete(onClose);
-      reply.raw.end();
+      closers.delete(onShutdown);
+      if (!reply.raw.writableEnded) reply.raw.end();
     }
   });
-  // Open streams end when the server shuts down, so a graceful close does not wait for them.
+  // Open streams end before the server closes (preClose), so a graceful close does not wait for them.
   const closers = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const c of closers) c();
   });
 

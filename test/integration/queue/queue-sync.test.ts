@@ -30,6 +30,7 @@ function rawMessage(subject: string, i: number): string {
 describe.each(combos)('sync tasks with the engine on %s / %s', (queueKind, storeKind) => {
   let h: QueueHarness;
   let user: TestUser;
+  const logLines: string[] = [];
   const imapUser = `mh${randomBytes(3).toString('hex')}`;
   const imapPassword = `Pw-${randomBytes(8).toString('hex')}`;
   const subject = `Quarterly secret plan ${randomBytes(4).toString('hex')}`;
@@ -38,7 +39,7 @@ describe.each(combos)('sync tasks with the engine on %s / %s', (queueKind, store
   let dovecot: Dovecot;
   beforeAll(async () => {
     dovecot = await startDovecot();
-    h = await createQueueHarness(queueKind, storeKind, { syncAccount, concurrency: 2 });
+    h = await createQueueHarness(queueKind, storeKind, { syncAccount, concurrency: 2, logLines });
     user = await h.addUser();
     dovecot.addUser(imapUser, imapPassword);
     for (let i = 0; i < 3; i++) dovecot.writeMessage(imapUser, 'INBOX', rawMessage(`${subject} #${i}`, i));
@@ -94,7 +95,7 @@ describe.each(combos)('sync tasks with the engine on %s / %s', (queueKind, store
     ]);
   });
 
-  it('leaves no DEK, IMAP password or mail content in Redis or in any database row', async () => {
+  it('leaves no DEK, IMAP password or mail content in Redis, any database row or any log line', async () => {
     const needles = [
       { what: 'DEK (raw)', value: user.dek.toString('latin1') },
       { what: 'DEK (hex)', value: user.dek.toString('hex') },
@@ -123,6 +124,8 @@ describe.each(combos)('sync tasks with the engine on %s / %s', (queueKind, store
           haystacks.push({ where: `${table}.${col}`, text: Buffer.isBuffer(v) ? v.toString('latin1') : String(v) });
     }
     expect(haystacks.some((x) => x.where.startsWith('tasks.'))).toBe(true);
+    expect(logLines.length).toBeGreaterThan(5);
+    logLines.forEach((line, i) => haystacks.push({ where: `log line ${i}`, text: line }));
     if (h.redis) {
       const keys = await h.redis.keys();
       expect(keys.length).toBeGreaterThan(0);

@@ -36,6 +36,7 @@ describe.each(await storeKinds())('scheduled sync on %s', (storeKind) => {
 
   beforeAll(async () => {
     h = await createQueueHarness('local', storeKind, {
+      extra: { REGISTRATION_OPEN: 'true' },
       syncAccount: async () => {
         runs++;
         return stats;
@@ -102,6 +103,16 @@ describe.each(await storeKinds())('scheduled sync on %s', (storeKind) => {
     const later = await runDueSchedules(h.system.deps, h.system.queue, Date.now() + 31 * 60_000);
     expect(later).toHaveLength(1);
     await waitForTask(h.ts.store, later[0].task.id, { timeoutMs: 10_000, pollMs: 20 });
+  });
+
+  it("another user cannot change someone else's schedule (404)", async () => {
+    const other = new WebClient(app, '10.3.0.2');
+    await other.register('gina', 'a-long-password-123');
+    await other.get('/settings/schedules');
+    const res = await other.post(`/mail-account/${accountId}/schedule`, { interval_minutes: 'off' });
+    expect(res.statusCode).toBe(404);
+    expect((await scheduleGrants()).filter((g) => g.revoked_at === null)).toHaveLength(1);
+    expect((await other.get('/settings/schedules')).body).not.toContain('>sched<');
   });
 
   it('turning it off revokes the grant: nothing more is queued', async () => {

@@ -1,12 +1,16 @@
 // The other ways in: `mail-helper sync --wait` (CLI, dist/) and the programmatic API, against Dovecot.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encrypt } from '../../../src/crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../../src/crypto/keys.js';
 import { openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
-import { runCli } from '../../fixtures/processes.js';
+import { CLI, runCli } from '../../fixtures/processes.js';
+import { spawnSync } from 'node:child_process';
 import { createTestStore, type TestStore } from '../../fixtures/stores.js';
 
 describe('sync entry points (local queue, SQLite)', () => {
@@ -95,5 +99,24 @@ describe('sync entry points (local queue, SQLite)', () => {
     } finally {
       await mh.close();
     }
+  });
+
+  it("the README's programmatic API example runs as written", async () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const section = readme.slice(readme.indexOf('### Programmatic API'));
+    const code = /```js\n([\s\S]*?)```/.exec(section)![1];
+    const dist = new URL('../index.js', `file://${CLI}`).href;
+    const script = join(ts.config.dataDir, 'example.mjs');
+    writeFileSync(script, code.replace("from 'mail-helper'", `from '${dist}'`));
+    expect(accountId).toBe(1);
+    const r = spawnSync(process.execPath, [script], {
+      env: { PATH: process.env.PATH ?? '', ...ts.env, ALICE_PASSWORD: password },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('queued');
+    expect(r.stdout).toMatch(/completed \{[^}]*status: 'success'/);
   });
 });

@@ -1,10 +1,13 @@
 // Worker processes as a person runs them (dist/): start-up checks, graceful SIGTERM, and a process
 // SIGKILLed mid-task whose job is picked up again and completes once.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptsOf } from '../../../src/queue/task-repo.js';
 import { waitForTask } from '../../../src/queue/task-watch.js';
-import { enqueuePing } from '../../../src/tasks/sync-service.js';
+import { enqueueAccountSync, enqueuePing } from '../../../src/tasks/sync-service.js';
+import { startDovecot } from '../../fixtures/dovecot.js';
 import { CLI, runCli, startServe } from '../../fixtures/processes.js';
 import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
 import { createTestStore } from '../../fixtures/stores.js';
@@ -42,6 +45,24 @@ describe('mail-helper worker start-up', () => {
       const r = await runCli(['worker'], { ...ts.env, QUEUE: 'local' });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('the web process (`mail-helper serve`) runs the jobs');
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  it('serve in embedded mode generates DATA_DIR/server-secret once (mode 0600) and keeps it', async () => {
+    const ts = await createTestStore('sqlite');
+    try {
+      const env = { ...ts.env, QUEUE: 'local', SERVER_SECRET: '' };
+      const first = await startServe(env);
+      const path = join(ts.config.dataDir, 'server-secret');
+      const secret = readFileSync(path, 'utf8');
+      expect(secret.trim()).toMatch(/^[0-9a-f]{64}$/);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(await first.stop()).toBe(0);
+      const second = await startServe(env);
+      expect(readFileSync(path, 'utf8')).toBe(secret);
+      expect(await second.stop()).toBe(0);
     } finally {
       await ts.cleanup();
     }
@@ -90,6 +111,58 @@ describe.each(['bullmq', 'local'] as const)('%s worker processes', (queueKind) =
     } finally {
       b.proc.kill('SIGTERM');
       await b.exited;
+    }
+  });
+
+  it('a worker killed with SIGKILL mid-sync: the sync is picked up again and stores every message once', async () => {
+    const dovecot = await startDovecot();
+    try {
+      dovecot.addUser('killme', 'pw');
+      const filler = 'lorem ipsum dolor sit amet '.repeat(800);
+      for (let i = 0; i < 400; i++)
+        dovecot.writeMessage('killme', 'INBOX', `Subject: kill test ${i}\r\nMessage-ID: <kill-${i}@x>\r\n\r\n${i} ${filler}\r\n`);
+      const user = await h.addUser();
+      const accountId = await h.addAccount(user, { host: dovecot.host, port: dovecot.port, username: 'killme', password: 'pw' });
+      await h.ts.store.db.updateTable('mail_accounts').set({ max_emails: 1000 }).where('id', '=', accountId).execute();
+      const a = await start();
+      const { task } = await enqueueAccountSync(h.system.queue, h.system.deps, { userId: user.id, accountId, dek: user.dek });
+      await until(
+        async () => {
+          const t = await h.system.queue.get(task.id);
+          const p = t?.progress ? (JSON.parse(t.progress) as { phase?: string; done?: number }) : {};
+          return p.phase === 'fetch' && (p.done ?? 0) > 0;
+        },
+        20_000,
+        'fetch progress',
+      );
+      a.proc.kill('SIGKILL');
+      await a.exited;
+      const stored = async () =>
+        Number(
+          (
+            await h.ts.store.db
+              .selectFrom('messages')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('account_id', '=', accountId)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const before = await stored();
+      expect(before).toBeLessThan(400);
+      const b = await start();
+      try {
+        const done = await waitForTask(h.ts.store, task.id, { timeoutMs: 30_000, pollMs: 50 });
+        expect(done.state).toBe('SUCCESS');
+        expect(await stored()).toBe(400);
+        const ids = await h.ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', accountId).execute();
+        expect(new Set(ids.map((r) => r.stable_id)).size).toBe(400);
+        expect((await attemptsOf(h.ts.store, task.id)).map((x) => x.outcome)).toEqual(['interrupted', 'success']);
+      } finally {
+        b.proc.kill('SIGTERM');
+        await b.exited;
+      }
+    } finally {
+      await dovecot.stop();
     }
   });
 

@@ -282,4 +282,33 @@ describe('queue trouble shown to the user', () => {
       await h.cleanup();
     }
   });
+
+  it('closing the server ends open event streams instead of waiting for them', async () => {
+    const h = await createQueueHarness('local', 'sqlite', { startWorker: false, extra: { REGISTRATION_OPEN: 'true' } });
+    const app = await buildApp({
+      config: h.ts.config,
+      store: h.ts.store,
+      logger: createLogger({ log: { level: 'silent', format: 'json' } }),
+      readiness: [],
+      tasks: h.system,
+    });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const c = new WebClient(app, '10.2.0.3');
+      await signUp(c, 'ivy');
+      const { task_id } = (await c.postJson('/mail-accounts/fetch-all', {})).json();
+      const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/tasks/${task_id}/events`, {
+        headers: { cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+      });
+      const body = res.text();
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await app.close();
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(await body).toContain('event: progress');
+    } finally {
+      await app.close();
+      await h.cleanup();
+    }
+  });
 });
