@@ -48,7 +48,9 @@ describe.each(['local', 'bullmq'] as const)('task metrics on the %s queue', (que
     expect(await value(metrics, 'mail_helper_tasks_total', { type: 'sync_user_emails', state: 'SUCCESS' })).toBe(1);
     expect(await value(metrics, 'mail_helper_messages_synced_total')).toBe(4);
     expect(await value(metrics, 'mail_helper_bytes_synced_total')).toBeGreaterThan(100);
-    expect(await metrics.registry.metrics()).toMatch(/mail_helper_task_duration_seconds_count\{type="sync_user_emails",state="SUCCESS"\} 1/);
+    expect(await metrics.registry.metrics()).toMatch(
+      /mail_helper_task_duration_seconds_count\{type="sync_user_emails",state="SUCCESS"\} 1/,
+    );
   });
 
   it('an unreachable server counts a retry, IMAP network errors and a FAILURE', async () => {
