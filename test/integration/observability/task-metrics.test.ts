@@ -19,6 +19,7 @@ describe.each(['local', 'bullmq'] as const)('task metrics on the %s queue', (que
   let dovecot: Dovecot;
   let h: QueueHarness;
   const metrics = createMetrics({ defaultMetrics: false });
+  const logLines: string[] = [];
   beforeAll(async () => {
     dovecot = await startDovecot();
     dovecot.addUser('metrics-user', 'metrics-pw');
@@ -28,7 +29,12 @@ describe.each(['local', 'bullmq'] as const)('task metrics on the %s queue', (que
         'INBOX',
         `From: a@example.org\r\nSubject: m${i}\r\nMessage-ID: <${randomBytes(5).toString('hex')}@x>\r\n\r\nbody ${i}\r\n`,
       );
-    h = await createQueueHarness(queueKind, 'sqlite', { syncAccount, metrics, extra: { RETRY_ATTEMPTS: '1', RETRY_BASE_MS: '20' } });
+    h = await createQueueHarness(queueKind, 'sqlite', {
+      syncAccount,
+      metrics,
+      logLines,
+      extra: { RETRY_ATTEMPTS: '1', RETRY_BASE_MS: '20' },
+    });
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -63,5 +69,35 @@ describe.each(['local', 'bullmq'] as const)('task metrics on the %s queue', (que
     expect(await value(metrics, 'mail_helper_imap_errors_total', { code: 'network' })).toBe(2);
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/mail_helper_task_duration_seconds_count\{type="sync_user_emails",state="FAILURE"\} 1/);
+  });
+});
+
+describe('task log lines', () => {
+  it('every line of a task names the task, its user and its account, and no secret', async () => {
+    const dovecot = await startDovecot();
+    const logLines: string[] = [];
+    const h = await createQueueHarness('local', 'sqlite', { syncAccount, logLines });
+    try {
+      dovecot.addUser('log-user', 'log-secret-pw');
+      dovecot.writeMessage('log-user', 'INBOX', 'From: a@example.org\r\nSubject: confidential-subject-xyz\r\n\r\nbody\r\n');
+      const user = await h.addUser();
+      const accountId = await h.addAccount(user, {
+        host: dovecot.host,
+        port: dovecot.port,
+        username: 'log-user',
+        password: 'log-secret-pw',
+      });
+      const { task } = await enqueueAccountSync(h.system.queue, h.system.deps, { userId: user.id, accountId, dek: user.dek });
+      expect((await waitForTask(h.ts.store, task.id, { timeoutMs: 20_000 })).state).toBe('SUCCESS');
+      const taskLines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.taskId === task.id);
+      expect(taskLines.length).toBeGreaterThanOrEqual(2);
+      for (const l of taskLines) expect(l).toMatchObject({ taskId: task.id, userId: user.id, accountId });
+      const all = logLines.join('\n');
+      for (const secret of ['log-secret-pw', 'confidential-subject-xyz', user.dek.toString('hex'), user.dek.toString('base64')])
+        expect(all).not.toContain(secret);
+    } finally {
+      await h.cleanup();
+      await dovecot.stop();
+    }
   });
 });
