@@ -6,7 +6,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: integration files each start Dovecot/PostgreSQL databases; two at a time keeps the box responsive.
     maxWorkers: 2,
-    testTimeout: 30_000,
+    testTimeout: 90_000,
     hookTimeout: 60_000,
     reporters: ['default'],
   },

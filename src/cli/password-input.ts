@@ -31,6 +31,23 @@ function promptHidden(question: string): Promise<string> {
   });
 }
 
+/** An existing password (to unlock a user's key): asked once. */
+export async function readPassword(opts: { passwordStdin?: boolean }, label = 'Password'): Promise<string> {
+  if (opts.passwordStdin) return readStdin();
+  const fromEnv = passwordFromEnv();
+  if (fromEnv !== undefined) return fromEnv;
+  if (!process.stdin.isTTY) {
+    // A script piping the password without --password-stdin: its first line.
+    const piped = (await readStdin()).split(/\r?\n/)[0];
+    if (piped) return piped;
+    throw new UsageError(
+      'No password given: pipe it with --password-stdin, set MAIL_HELPER_PASSWORD, or run the command in a terminal to be asked.',
+    );
+  }
+  return promptHidden(`${label}: `);
+}
+
+/** A new password: asked twice on a terminal. */
 export async function readNewPassword(opts: { passwordStdin?: boolean }, label = 'Password'): Promise<string> {
   if (opts.passwordStdin) return readStdin();
   const fromEnv = passwordFromEnv();

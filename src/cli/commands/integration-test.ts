@@ -1,18 +1,15 @@
 // The seed's integration test, against a running installation: a side-effect-free ping must be taken
 // by a worker and come back; with --account, a real sync of one account as well.
 import type { Command } from 'commander';
-import { DecryptError } from '../../crypto/aead.js';
-import { unlockKeySlot } from '../../crypto/keys.js';
 import { liveWorkers } from '../../queue/heartbeat.js';
 import { pingRedis } from '../../queue/redis.js';
 import { waitForTask } from '../../queue/task-watch.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, taskView } from '../../tasks/sync-service.js';
 import { TaskName } from '../../tasks/task-names.js';
-import { findUserById, findUserByName } from '../../users/user-repo.js';
+import { findCliUser, unlockCliUser } from '../unlock-user.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
-import { readNewPassword } from '../password-input.js';
 import { openTaskSystem } from '../task-wiring.js';
 
 interface Options {
@@ -112,16 +109,8 @@ async function run(opts: Options): Promise<Step[]> {
       const accountId = Number(opts.account);
       if (!Number.isInteger(accountId) || accountId <= 0)
         throw new UsageError(`--account must be a positive whole number, not "${opts.account}".`);
-      const user = /^\d+$/.test(opts.user!) ? await findUserById(store.db, Number(opts.user)) : await findUserByName(store.db, opts.user!);
-      if (!user) throw new UsageError(`No user "${opts.user}".`);
-      const password = await readNewPassword({ passwordStdin: opts.passwordStdin }, `Password of ${user.username}`);
-      let dek: Buffer;
-      try {
-        dek = await unlockKeySlot(password, user.kek_salt, user.wrapped_dek, config.auth.argon2);
-      } catch (err) {
-        if (err instanceof DecryptError) throw new UsageError(`Wrong password for user ${user.username}.`);
-        throw err;
-      }
+      const user = await findCliUser(ctx, opts.user!);
+      const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
       const res = await enqueueAccountSync(system.queue, system.deps, { userId: Number(user.id), accountId, dek });
       dek.fill(0);
       const final = await waitForTask(store, res.task.id, { timeoutMs, pollMs: 250 }).catch(() => undefined);

@@ -7,13 +7,15 @@ import type { ReadinessCheck } from '../../web/routes/health.js';
 import type { Config } from '../../config/config.js';
 import { ensureSelfSignedTls, loadGivenTls, type TlsMaterial } from '../../web/tls-cert.js';
 import { openContext } from '../context.js';
+import { onShutdownSignal } from '../shutdown.js';
 import { exitOnStartupError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { startScheduler } from '../../tasks/schedule.js';
-import { WORKER_GRACE_MS } from './worker.js';
 
 // Requests first, then the embedded worker's jobs get 30 s to finish (or are handed back).
-const SHUTDOWN_LIMIT_MS = 40_000;
+const SHUTDOWN_LIMIT_MS = 10_000;
+/** Embedded jobs still running after this go back to the store's queue; the next start resumes them. */
+const EMBEDDED_WORKER_GRACE_MS = 7_000;
 
 export function registerServe(program: Command): void {
   program
@@ -60,31 +62,21 @@ export function registerServe(program: Command): void {
           'Mail Helper is serving',
         );
 
-        let stopping = false;
-        const shutdown = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
-          const force = setTimeout(() => {
-            logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS / 1000} s, exiting`);
-            process.exit(1);
-          }, SHUTDOWN_LIMIT_MS);
-          force.unref();
-          try {
+        onShutdownSignal(
+          logger,
+          {
+            limitMs: SHUTDOWN_LIMIT_MS,
+            message: 'shutting down: no new connections, finishing requests in flight',
+            stoppedMessage: 'stopped',
+          },
+          async () => {
             stopScheduler?.();
             await app.close();
-            await worker?.stop(WORKER_GRACE_MS);
+            await worker?.stop(EMBEDDED_WORKER_GRACE_MS);
             await tasks.close();
             await store.close();
-            logger.info('stopped');
-            process.exit(0);
-          } catch (err) {
-            logger.error({ err }, 'error during shutdown');
-            process.exit(1);
-          }
-        };
-        process.on('SIGINT', () => void shutdown('SIGINT'));
-        process.on('SIGTERM', () => void shutdown('SIGTERM'));
+          },
+        );
       } catch (err) {
         exitOnStartupError(err);
       }

@@ -2,19 +2,20 @@
 // the user's key with their password, with a progress bar (stderr) and a stats summary (stdout).
 import { SingleBar } from 'cli-progress';
 import { decryptText, DecryptError } from '../../crypto/aead.js';
-import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../../crypto/keys.js';
+import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../crypto/keys.js';
 import { syncAccount } from '../../sync/engine.js';
 import { accountSettings } from '../../sync/account-settings.js';
 import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
 import { SyncError } from '../../sync/errors.js';
 import type { Context } from '../context.js';
+import { unlockCliUser } from '../unlock-user.js';
 import { UsageError } from '../exit.js';
-import { readPassword } from '../password-prompt.js';
 
 export interface DirectSyncOptions {
   user: string;
   account: string;
   json?: boolean;
+  passwordStdin?: boolean;
 }
 
 async function findAccount(ctx: Context, opts: DirectSyncOptions) {
@@ -77,14 +78,7 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
     throw new UsageError(
       `The credentials of account "${account.name}" must be entered again (the user's key was reset); edit the account in the web UI.`,
     );
-  const password = ctx.config.cli.password || (await readPassword(`Password for ${user.username}: `));
-  let dek: Buffer;
-  try {
-    dek = await unlockKeySlot(password, user.kek_salt, user.wrapped_dek, ctx.config.auth.argon2);
-  } catch (err) {
-    if (err instanceof DecryptError) throw new UsageError(`Wrong password for user "${user.username}".`);
-    throw err;
-  }
+  const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
   let credentials: { username: string; password: string };
   try {
     credentials = {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { DecryptError } from '../../crypto/aead.js';
-import { unlockKeySlot } from '../../crypto/keys.js';
 import { liveWorkers } from '../../queue/heartbeat.js';
 import { pingRedis } from '../../queue/redis.js';
 import { waitForTask } from '../../queue/task-watch.js';
@@ -9,10 +7,9 @@ import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js'
 import type { Store } from '../../store/db.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
-import { findUserById, findUserByName } from '../../users/user-repo.js';
+import { findCliUser, unlockCliUser } from '../unlock-user.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
-import { readNewPassword } from '../password-input.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { runDirect } from './sync-direct.js';
 import { progressText } from '../../tasks/progress-text.js';
@@ -61,7 +58,7 @@ async function runDirectSync(opts: SyncOptions): Promise<number> {
   if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
   const ctx = await openContext();
   try {
-    return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json });
+    return await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json, passwordStdin: opts.passwordStdin });
   } finally {
     await ctx.store.close();
   }
@@ -75,18 +72,10 @@ async function runSync(opts: SyncOptions): Promise<number> {
 
   const ctx = await openContext();
   const { config, store } = ctx;
-  const user = /^\d+$/.test(opts.user) ? await findUserById(store.db, Number(opts.user)) : await findUserByName(store.db, opts.user);
-  if (!user) throw new UsageError(`No user "${opts.user}". List users with \`mail-helper user list\`.`);
+  const user = await findCliUser(ctx, opts.user);
   const accountId = opts.account !== undefined ? await resolveAccount(store, Number(user.id), opts.user, opts.account) : undefined;
   if (config.queue.kind === 'bullmq') await pingRedis(config.queue.redisUrl);
-  const password = await readNewPassword({ passwordStdin: opts.passwordStdin }, `Password of ${user.username}`);
-  let dek: Buffer;
-  try {
-    dek = await unlockKeySlot(password, user.kek_salt, user.wrapped_dek, config.auth.argon2);
-  } catch (err) {
-    if (err instanceof DecryptError) throw new UsageError(`Wrong password for user ${user.username}.`);
-    throw err;
-  }
+  const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
   const system = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
   let worker: WorkerRuntime | undefined;
   try {

@@ -5,6 +5,7 @@ import { pingRedis } from '../../queue/redis.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
+import { onShutdownSignal } from '../shutdown.js';
 import { startScheduler } from '../../tasks/schedule.js';
 
 /** Jobs still running this long after SIGTERM are handed back to the queue for another worker. */
@@ -45,26 +46,21 @@ export function registerWorker(program: Command): void {
         const worker = await system.startWorker();
         const stopScheduler = startScheduler(system.deps, system.queue, logger);
         logger.info({ workerId: worker.id, concurrency: config.worker.concurrency, store: store.description }, 'worker is running');
-        let stopping = false;
-        const shutdown = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, `shutting down: finishing running jobs (at most ${WORKER_GRACE_MS / 1000} s, then handing them back)`);
-          try {
+        onShutdownSignal(
+          logger,
+          {
+            limitMs: WORKER_GRACE_MS + 10_000,
+            message: `shutting down: finishing running jobs (at most ${WORKER_GRACE_MS / 1000} s, then handing them back)`,
+            stoppedMessage: 'worker stopped',
+          },
+          async () => {
             stopScheduler();
             metricsServer?.close();
             await worker.stop(WORKER_GRACE_MS);
             await system.close();
             await store.close();
-            logger.info('worker stopped');
-            process.exit(0);
-          } catch (err) {
-            logger.error({ err }, 'error during shutdown');
-            process.exit(1);
-          }
-        };
-        process.on('SIGINT', () => void shutdown('SIGINT'));
-        process.on('SIGTERM', () => void shutdown('SIGTERM'));
+          },
+        );
       } catch (err) {
         exitOnStartupError(err);
       }

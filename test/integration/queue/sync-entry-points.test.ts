@@ -75,7 +75,7 @@ describe('sync entry points (local queue, SQLite)', () => {
   it('mail-helper sync refuses a wrong password and bad arguments clearly', async () => {
     const wrong = await runCli(['sync', '--user', 'alice', '--all', '--password-stdin'], ts.env, { input: 'nope\n' });
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain('Wrong password for user alice');
+    expect(wrong.stderr).toContain('Wrong password for user "alice"');
     const both = await runCli(['sync', '--user', 'alice', '--all', '--account', '1'], ts.env);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('exactly one of --account <id> or --all');
