@@ -26,6 +26,7 @@ import { homeRoutes } from './routes/home.js';
 import { scheduleRoutes } from './routes/schedule.js';
 import { taskRoutes } from './routes/tasks.js';
 import { messageRoutes } from './routes/messages.js';
+import { monitorRoutes } from './routes/monitor.js';
 
 export interface AppDeps {
   config: Config;
@@ -129,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps);
   accountRoutes(app, deps);
   adminRoutes(app, deps);
+  monitorRoutes(app, deps);
   metricsRoutes(app, deps);
   if (deps.tasks) {
     taskRoutes(app, { ...deps, tasks: deps.tasks });
