@@ -219,4 +219,25 @@ describe.each(combos)('admin monitor (%s store, %s queue)', (storeKind, queueKin
     expect(r.statusCode).toBe(404);
     expect(r.body).toContain('href="/admin/monitor"');
   });
+
+  it.runIf(queueKind === 'bullmq')('mounts Bull Board for admins only: page, static assets and API', async () => {
+    const { task } = await enqueuePing(h.system.queue, { userId: bobId, echo: 'board' });
+    await waitForTask(h.ts.store, task.id, { timeoutMs: 10_000, pollMs: 20 });
+    const page = await admin.get('/admin/queues');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('<base href="/admin/queues/"');
+    expect(page.body).not.toContain('fonts.googleapis.com');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self';");
+    const asset = `/admin/queues/${/src="(static\/js\/main[^"]+\.js)"/.exec(page.body)?.[1]}`;
+    expect((await admin.get(asset!)).statusCode).toBe(200);
+    const api = await admin.get('/admin/queues/api/queues', { accept: 'application/json' });
+    expect(api.statusCode).toBe(200);
+    expect(JSON.stringify(api.json())).toContain('"name":"tasks"');
+    for (const c of [anon, bob]) {
+      for (const url of ['/admin/queues', asset!, '/admin/queues/api/queues', '/admin/queues/queue/tasks']) {
+        expect((await c.get(url)).statusCode, url).toBe(404);
+      }
+    }
+  });
 });
