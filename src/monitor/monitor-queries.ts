@@ -77,7 +77,17 @@ export type WorkerStatus = Worker & { alive: boolean };
 
 export async function workerList(store: Store, now = Date.now()): Promise<WorkerStatus[]> {
   const rows = await store.db.selectFrom('workers').selectAll().orderBy('started_at').execute();
-  return rows.map((w) => ({ ...w, alive: w.last_heartbeat_at > now - WORKER_STALE_MS }));
+  // The heartbeat's job list is up to 5 s old; the tasks a worker holds right now are in the tasks table.
+  const running = await store.db
+    .selectFrom('tasks')
+    .select(['id', 'worker_id'])
+    .where('state', '=', 'STARTED')
+    .where('worker_id', 'is not', null)
+    .execute();
+  return rows.map((w) => {
+    const jobs = new Set([...(JSON.parse(w.current_jobs) as string[]), ...running.filter((t) => t.worker_id === w.id).map((t) => t.id)]);
+    return { ...w, current_jobs: JSON.stringify([...jobs]), alive: w.last_heartbeat_at > now - WORKER_STALE_MS };
+  });
 }
 
 export interface QueueDepth {

@@ -132,6 +132,8 @@ describe.each(combos)('admin monitor (%s store, %s queue)', (storeKind, queueKin
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(active.find((t) => t.id === task.id)).toMatchObject({ state: 'STARTED', progress: { phase: 'waiting' } });
+    const workers = (await admin.get('/admin/api/monitor', { accept: 'application/json' })).json().workers as { current_jobs: string[] }[];
+    expect(workers.some((w) => w.current_jobs.includes(task.id))).toBe(true);
     const page = await admin.get('/admin/monitor');
     expect(page.body).toContain('waiting · 0 of 1500');
     await waitForTask(h.ts.store, task.id, { timeoutMs: 10_000, pollMs: 20 });
