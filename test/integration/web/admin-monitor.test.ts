@@ -162,6 +162,47 @@ describe.each(combos)('admin monitor (%s store, %s queue)', (storeKind, queueKin
     expect(json.attempts.at(-1).error_stack).toMatch(/\n\s+at /);
   });
 
+  it('links a parent task to its children and back', async () => {
+    const res = await bob.postJson('/mail-accounts/fetch-all', {});
+    expect(res.statusCode).toBe(202);
+    const parentId = res.json().task_id as string;
+    await waitForTask(h.ts.store, parentId, { timeoutMs: 10_000, pollMs: 20 });
+    const parent = (await admin.get(`/admin/api/tasks/${parentId}`, { accept: 'application/json' })).json();
+    expect(parent.children).toHaveLength(1);
+    const childId = parent.children[0].id as string;
+    const page = await admin.get(`/admin/tasks/${parentId}`);
+    expect(page.body).toContain(`href="/admin/tasks/${childId}"`);
+    const child = await admin.get(`/admin/tasks/${childId}`);
+    expect(child.body).toContain(`href="/admin/tasks/${parentId}"`);
+  });
+
+  it('marks a worker without a recent heartbeat as stale', async () => {
+    const old = Date.now() - 60_000;
+    await h.ts.store.db
+      .insertInto('workers')
+      .values({
+        id: 'gone:1:abc',
+        host: 'gone',
+        pid: 1,
+        queue: queueKind,
+        concurrency: 1,
+        version: '0.0.1',
+        current_jobs: '[]',
+        task_types: '["ping"]',
+        started_at: old,
+        last_heartbeat_at: old,
+      })
+      .execute();
+    const workers = (await admin.get('/admin/api/monitor', { accept: 'application/json' })).json().workers as {
+      id: string;
+      alive: boolean;
+    }[];
+    expect(workers.find((w) => w.id === 'gone:1:abc')).toMatchObject({ alive: false });
+    expect(workers.some((w) => w.id !== 'gone:1:abc' && w.alive)).toBe(true);
+    expect((await admin.get('/admin/monitor')).body).toMatch(/gone:1:abc<\/td>\s*<td class="state state-failure">stale/);
+    await h.ts.store.db.deleteFrom('workers').where('id', '=', 'gone:1:abc').execute();
+  });
+
   it('filters history by type, state, user, account and time, paginated', async () => {
     const get = async (q: string) => {
       const r = await admin.get(`/admin/api/monitor?${q}`, { accept: 'application/json' });
