@@ -64,7 +64,10 @@ export async function bullBoardRoutes(app: FastifyInstance, deps: AppDeps): Prom
     { prefix: BULL_BOARD_PATH },
   );
   app.addHook('onClose', async () => {
-    await queue.close().catch(() => {});
+    // With Redis down, close() could wait for a connection that never comes: give it a moment, then drop it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([queue.close().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     connection.disconnect();
   });
 }
