@@ -26,6 +26,8 @@ import { homeRoutes } from './routes/home.js';
 import { scheduleRoutes } from './routes/schedule.js';
 import { taskRoutes } from './routes/tasks.js';
 import { messageRoutes } from './routes/messages.js';
+import { monitorRoutes } from './routes/monitor.js';
+import { bullBoardRoutes } from './routes/bull-board.js';
 
 export interface AppDeps {
   config: Config;
@@ -129,6 +131,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps);
   accountRoutes(app, deps);
   adminRoutes(app, deps);
+  monitorRoutes(app, deps);
+  if (deps.config.queue.kind === 'bullmq') await bullBoardRoutes(app, deps);
   metricsRoutes(app, deps);
   if (deps.tasks) {
     taskRoutes(app, { ...deps, tasks: deps.tasks });

@@ -31,7 +31,7 @@ export function renderPage(ctx: PageContext, title: string, body: SafeHtml): str
   const nav = ctx.user
     ? html`<nav aria-label="Main">
         ${navLink(ctx, '/', 'Dashboard')} ${navLink(ctx, '/settings/accounts', 'Accounts')} ${navLink(ctx, '/tasks', 'Tasks')}
-        ${ctx.user.isAdmin ? navLink(ctx, '/admin/users', 'Admin') : ''}
+        ${ctx.user.isAdmin ? html`${navLink(ctx, '/admin/users', 'Admin')} ${navLink(ctx, '/admin/monitor', 'Monitor')}` : ''}
         <span class="spacer"></span>
         ${navLink(ctx, '/settings/password', ctx.user.username)}
         <form method="post" action="/logout" class="inline">${csrfField(ctx)}<button type="submit" class="link">Log out</button></form>
