@@ -91,7 +91,8 @@ describe(`worker processes SIGKILLed during a ${MESSAGES}-message initial sync (
         const attempts = await attemptsOf(h.ts.store, task.id);
         const running = t?.state === 'STARTED' && attempts.length > k && attempts[k].finished_at === null;
         const n = running ? await stored() : 0;
-        const due = k === 0 ? p.phase === 'state' : n >= thresholds[k - 1] || p.phase === 'reconcile';
+        // Progress is saved every 250 ms, so a short state step may show as 'fetch' already.
+        const due = k === 0 ? p.phase === 'state' || p.phase === 'fetch' : n >= thresholds[k - 1] || p.phase === 'reconcile';
         if (running && due) {
           if (extra > 0) {
             await new Promise((r) => setTimeout(r, extra));
