@@ -45,8 +45,12 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     return { db, dialect: 'sqlite', description, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: config.store.url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
-  // An idle client losing its server (PostgreSQL restarted) must not crash the process.
+  // A client losing its server (PostgreSQL restarted) must not crash the process. The pool listens on
+  // idle clients only; a checked-out one (e.g. held by a transaction between two queries) emits 'error'
+  // on itself, so every client gets a listener. The broken client's next query fails with a store error
+  // (transient: retried), and the pool discards it when released.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', description, close: () => db.destroy() };
 }
