@@ -3,6 +3,7 @@
 // Register, log in, add the Dovecot account, test it, sync with live progress, read a message; then new mail
 // arrives on the server and a second sync shows it. Screenshots go to test-artifacts/e2e-<mode>-<step>.png.
 import { mkdirSync } from 'node:fs';
+import type { VarName } from '../../src/config/config.js';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openPage } from '../fixtures/browser.js';
@@ -49,8 +50,10 @@ describe.each(modes)('end to end in Chromium: $mode', ({ mode, kind, bullmq }) =
 
   beforeAll(async () => {
     redis = bullmq ? await createTestRedis() : undefined;
-    const extra = redis ? { QUEUE: 'bullmq', REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix } : { QUEUE: 'local' };
-    ts = await createTestStore(kind, extra);
+    const extra: Record<string, string> = redis
+      ? { QUEUE: 'bullmq', REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix }
+      : { QUEUE: 'local' };
+    ts = await createTestStore(kind, extra as Partial<Record<VarName, string>>);
     // Both processes get the same environment, so the same SERVER_SECRET, store and queue.
     const env = { ...ts.env, ...extra, ARGON2_MEMORY_KIB: '8192', LOG_LEVEL: 'warn', RETRY_BASE_MS: '200' };
     [serve, worker] = await Promise.all([startServe(env), bullmq ? startWorkerProcess({ ...env, LOG_LEVEL: 'info' }) : undefined]);
@@ -144,9 +147,22 @@ describe.each(modes)('end to end in Chromium: $mode', ({ mode, kind, bullmq }) =
 /** Presses the account's Sync button and waits until the in-page status says the task succeeded. */
 async function syncAndWait(page: Page, base: string, round: number): Promise<void> {
   await page.goto(`${base}/settings/accounts`);
+  // Every text the status element shows, so that the test sees the progress before the result.
+  // (A string, because the test files are type-checked without the DOM library.) The output is created on click.
+  await page.evaluate(`(() => {
+    const form = document.querySelector('form[data-sync-account]');
+    const seen = (globalThis.seen = []);
+    new MutationObserver(() => seen.push(form.querySelector('output.task-status')?.textContent ?? '')).observe(form, {
+      childList: true, subtree: true, characterData: true,
+    });
+  })()`);
   await page.click('form[data-sync-account] button');
   const out = page.locator('form[data-sync-account] output.task-status');
   await out.getByText(/SUCCESS/).waitFor({ timeout: 30_000 });
   const text = (await out.textContent()) ?? '';
+  const seen = (await page.evaluate('globalThis.seen')) as string[];
+  expect(seen.some((t) => t.trim() !== '' && !t.includes('SUCCESS'))).toBe(true);
+  // Progress reached completion: "n of n".
+  expect(text).toMatch(/(\d+) of \1\b/);
   expect(text).toContain(round === 1 ? '2 new message(s)' : '1 new message(s)');
 }
