@@ -7,7 +7,8 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DecryptError } from '../crypto/aead.js';
 import type { Metrics } from '../observability/metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
 import type { Config } from '../config/config.js';
@@ -55,6 +56,19 @@ function publicDir(): string {
 
 function simplePage(title: string, message: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Mail Helper</title><link rel="stylesheet" href="/static/style.css"></head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p><a href="/">Back to Mail Helper</a></p></main></body></html>`;
+}
+
+/**
+ * Stored data that no longer decrypts (changed on disk, restored from another server's backup): not the user's
+ * mistake, but nothing a retry fixes either, so it gets its own clear answer instead of a generic 500.
+ */
+function sendUndecryptable(req: FastifyRequest, reply: FastifyReply, err: DecryptError) {
+  req.log.warn({ err }, 'stored data cannot be decrypted');
+  const message =
+    'Some stored data cannot be decrypted: it was changed after it was written, or it belongs to another key. ' +
+    'Sync the account again to fetch the message anew, or remove and re-add the account.';
+  if (wantsJson(req)) return reply.code(422).send({ error: 'undecryptable', message });
+  return reply.code(422).type('text/html; charset=utf-8').send(simplePage('Message data cannot be decrypted', message));
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -114,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     if (err instanceof SessionKeyError) return handleSessionKeyError(req, reply);
+    if (err instanceof DecryptError) return sendUndecryptable(req, reply, err);
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     // 4xx from Fastify itself (body too large, malformed JSON, bad content type) carry safe messages.
     const message = status < 500 ? err.message : `Something went wrong on the server. Request id: ${req.id}`;
