@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { syncAccount } from '../../src/sync/engine.js';
 import { buildApp } from '../../src/web/app.js';
-import { appRoutes, describeRequest, generateBadRequests, type BadRequest, type RouteInfo } from '../fixtures/bad-requests.js';
+import { appRoutes, checkResponse, describeRequest, destructive, generateBadRequests } from '../fixtures/bad-requests.js';
 import { startDovecot, type Dovecot } from '../fixtures/dovecot.js';
 import { createQueueHarness, type QueueHarness } from '../fixtures/queue.js';
 import { storeKinds } from '../fixtures/stores.js';
@@ -24,13 +24,6 @@ beforeAll(async () => {
   for (const kind of kinds) d.addUser(`fuzz-${kind}`, 'fuzz-pw');
 });
 afterAll(async () => d?.stop());
-
-/** Requests that would end the fixture's session or delete its objects when sent with a valid token. */
-export function destructive(route: RouteInfo): boolean {
-  return (
-    route.url === '/logout' || route.url.includes('/delete') || route.url.startsWith('/admin/users/') || route.url === '/settings/password'
-  );
-}
 
 describe.each(kinds)('malformed requests on %s', (kind) => {
   let h: QueueHarness;
@@ -139,22 +132,3 @@ describe.each(kinds)('malformed requests on %s', (kind) => {
     expect(JSON.parse(brokenJson.body).message).toContain('cannot be decrypted');
   }, 120_000);
 });
-
-/** Why a response to a malformed request is wrong, or undefined when it is fine. */
-export function checkResponse(r: BadRequest, status: number, contentType: string, body: string): string | undefined {
-  if (status >= 500) return `got ${status}: ${body.slice(0, 300)}`;
-  if (status < 400) return undefined;
-  if (contentType.includes('application/json')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return `got ${status} with a JSON content type but no JSON body: ${body.slice(0, 200)}`;
-    }
-    const message = (parsed as { message?: unknown }).message;
-    if (typeof message !== 'string' || message.trim() === '') return `got ${status} JSON without a message field: ${body.slice(0, 200)}`;
-    return undefined;
-  }
-  if (r.method !== 'HEAD' && body.trim().length < 10) return `got ${status} with no explanation in the body: ${JSON.stringify(body)}`;
-  return undefined;
-}
