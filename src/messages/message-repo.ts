@@ -1,7 +1,7 @@
 // The read model of stored messages for the web views and the API: owner-scoped, decrypted on
 // the fly with the user's DEK. Another user's message is simply not found (undefined → 404).
 import type { Kysely } from 'kysely';
-import { decrypt, decryptJson } from '../crypto/aead.js';
+import { decrypt, decryptJson, DecryptError } from '../crypto/aead.js';
 import type { Database } from '../store/schema.js';
 import { attachmentAad, bodyAad, metaAad, rawAad, type AttachmentMeta, type MessageBody, type MessageMeta } from './message-format.js';
 
@@ -98,6 +98,28 @@ function listRow(
   };
 }
 
+/** One row that no longer decrypts must not hide the others: it is listed, marked, without its fields. */
+function listRowOrUnreadable(dek: Buffer, r: Parameters<typeof listRow>[1]): MessageListRow {
+  try {
+    return listRow(dek, r).row;
+  } catch (err) {
+    if (!(err instanceof DecryptError)) throw err;
+    return {
+      id: Number(r.id),
+      accountId: Number(r.account_id),
+      accountName: r.name,
+      folderId: r.folder_id === null ? null : Number(r.folder_id),
+      folderPath: r.path,
+      date: r.sent_at === null ? null : Number(r.sent_at),
+      from: null,
+      subject: '(this message cannot be decrypted)',
+      flags: JSON.parse(r.flags) as string[],
+      hasAttachments: false,
+      parseError: 'The stored data cannot be decrypted with your key.',
+    };
+  }
+}
+
 const LIST_COLUMNS = [
   'm.id',
   'm.account_id',
@@ -126,7 +148,7 @@ export async function listMessages(db: Kysely<Database>, dek: Buffer, userId: nu
     .limit(pageSize)
     .offset((page - 1) * pageSize)
     .execute();
-  return { rows: rows.map((r) => listRow(dek, r).row), total: Number(total.n), page, pageSize };
+  return { rows: rows.map((r) => listRowOrUnreadable(dek, r)), total: Number(total.n), page, pageSize };
 }
 
 export async function getMessage(db: Kysely<Database>, dek: Buffer, userId: number, messageId: number): Promise<MessageDetail | undefined> {

@@ -44,3 +44,14 @@ export const idParams = z.object({
     .regex(/^[1-9][0-9]{0,15}$/, 'must be a positive whole number')
     .transform(Number),
 });
+
+// Task ids are UUIDs; anything outside printable ASCII (a NUL byte above all, which PostgreSQL refuses in a
+// text parameter) cannot be one, so it is simply not found rather than a database error.
+export const taskIdParam = z.object({
+  id: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[\x21-\x7e]+$/),
+});

@@ -124,6 +124,11 @@ describe.each(kinds)('malformed requests on %s', (kind) => {
     const page = await alice.client.get(`/messages/${goodMessageId}`);
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('Fuzz 1');
+    // The list shows the other messages and marks the broken one.
+    const dashboard = await alice.client.get('/');
+    expect(dashboard.statusCode).toBe(200);
+    expect(dashboard.body).toContain('Fuzz 1');
+    expect(dashboard.body).toContain('(this message cannot be decrypted)');
     const brokenPage = await alice.client.get(`/messages/${broken}`);
     expect(brokenPage.statusCode).toBeLessThan(500);
     expect(brokenPage.body).toContain('cannot be decrypted');

@@ -16,6 +16,7 @@ import { wantsJson } from '../auth/request-kind.js';
 import { html } from '../views/html.js';
 import { sendPage } from '../views/layout.js';
 import { activeRows, depthRows, historyRows, monitorPage, taskDetailPage, workerRows, type HistoryView } from '../views/monitor-view.js';
+import { taskIdParam } from '../forms.js';
 
 /** preHandler: an admin area is not advertised, so anonymous visitors get 404 too (not a login redirect). */
 export async function adminOnly(req: FastifyRequest, reply: FastifyReply) {
@@ -59,7 +60,7 @@ const historyQuery = z.object({
     .default(25),
 });
 
-const idParam = z.object({ id: z.string().trim().min(1).max(100) });
+const idParam = taskIdParam;
 
 type Parsed =
   | { ok: true; filter: HistoryFilter; page: number; perPage: number; query: Record<string, string> }

@@ -14,17 +14,9 @@ import { requireUser } from '../auth/session.js';
 import { html } from '../views/html.js';
 import { sendPage } from '../views/layout.js';
 import { noWorkerWarning, taskPage, tasksPage } from '../views/tasks-view.js';
+import { taskIdParam } from '../forms.js';
 
-// Task ids are UUIDs; anything outside printable ASCII (a NUL byte above all, which PostgreSQL refuses in a
-// text parameter) cannot be one, so it is simply not found rather than a database error.
-const idParam = z.object({
-  id: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[\x21-\x7e]+$/),
-});
+const idParam = taskIdParam;
 const accountParam = z.object({ id: z.coerce.number().int().positive() });
 const listQuery = z.object({
   state: z
