@@ -160,6 +160,11 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     );
     return stats;
   } catch (err) {
+    // After a server BYE, ImapFlow keeps its text on the client; the error the pending command got may not carry it.
+    const bye = (client as { byeReason?: unknown } | undefined)?.byeReason;
+    const lost = err as { code?: unknown; reason?: unknown } | null;
+    if (typeof bye === 'string' && lost && typeof lost === 'object' && (lost.code === 'NoConnection' || lost.code === 'EConnectionClosed'))
+      lost.reason ??= bye;
     client?.close();
     const e = toSyncError(err, where);
     input.logger?.warn({ accountId: account.id, kind: e.kind, code: e.code }, `sync failed: ${e.message}`);

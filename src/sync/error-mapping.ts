@@ -39,6 +39,8 @@ interface ErrLike {
   responseStatus?: string;
   responseText?: string;
   serverResponseCode?: string;
+  /** ImapFlow: the text of the server's BYE, on a NoConnection error. */
+  reason?: string;
 }
 
 export function toSyncError(err: unknown, where: { host: string; port: number }): SyncError {
@@ -58,6 +60,13 @@ export function toSyncError(err: unknown, where: { host: string; port: number })
     );
   if (code === 'ENOTFOUND')
     return permanent('dns-not-found', `The IMAP host ${where.host} does not exist (DNS lookup failed); check the host name.`, err);
+  // ImapFlow reports a server BYE as NoConnection carrying the BYE text in `reason`: say that the server closed it.
+  if ((code === 'NoConnection' || code === 'EConnectionClosed') && typeof e.reason === 'string' && e.reason)
+    return transient(
+      'server-unavailable',
+      `The IMAP server ${server} closed the connection (BYE: ${e.reason.slice(0, 200)}); it will be retried.`,
+      err,
+    );
   if (TIMEOUT_CODES.has(code)) return transient('timeout', `The IMAP server ${server} did not answer in time.`, err);
   if (NETWORK_CODES.has(code)) return transient('network', `The connection to ${server} failed or was cut (${code}).`, err);
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || PG_BUSY.has(code))

@@ -20,6 +20,8 @@ describe('error classification', () => {
     expect(classify(err({ code: 'ECONNREFUSED' }))).toEqual(['transient', 'network']);
     expect(classify(err({ code: 'ECONNRESET' }))).toEqual(['transient', 'network']);
     expect(classify(err({ code: 'NoConnection' }))).toEqual(['transient', 'network']);
+    expect(classify(err({ code: 'NoConnection', reason: 'Server shutting down.' }))).toEqual(['transient', 'server-unavailable']);
+    expect(toSyncError(err({ code: 'NoConnection', reason: 'Server shutting down.' }), at).message).toContain('BYE: Server shutting down.');
     expect(classify(err({ code: 'ETIMEDOUT' }))).toEqual(['transient', 'timeout']);
     expect(classify(err({ code: 'GREETING_TIMEOUT' }))).toEqual(['transient', 'timeout']);
     expect(classify(err({ code: 'SQLITE_BUSY' }))).toEqual(['transient', 'store-busy']);
