@@ -64,59 +64,53 @@ function baseQuery(db: Kysely<Database>, userId: number) {
     .where('m.deleted_at', 'is', null);
 }
 
-function listRow(
-  dek: Buffer,
-  r: {
-    id: number;
-    account_id: number;
-    name: string;
-    folder_id: number | null;
-    path: string | null;
-    sent_at: number | null;
-    flags: string;
-    meta_enc: Buffer;
-    stable_id: string;
-    parse_error: string | null;
-  },
-): { row: MessageListRow; meta: MessageMeta } {
+interface ListSource {
+  id: number;
+  account_id: number;
+  name: string;
+  folder_id: number | null;
+  path: string | null;
+  sent_at: number | null;
+  flags: string;
+  meta_enc: Buffer;
+  stable_id: string;
+  parse_error: string | null;
+}
+
+/** The row's clear columns; `readable` fills in what comes from the encrypted metadata. */
+function rowFrom(r: ListSource, readable: Pick<MessageListRow, 'from' | 'subject' | 'hasAttachments' | 'parseError'>): MessageListRow {
+  return {
+    id: Number(r.id),
+    accountId: Number(r.account_id),
+    accountName: r.name,
+    folderId: r.folder_id === null ? null : Number(r.folder_id),
+    folderPath: r.path,
+    date: r.sent_at === null ? null : Number(r.sent_at),
+    flags: JSON.parse(r.flags) as string[],
+    ...readable,
+  };
+}
+
+function listRow(dek: Buffer, r: ListSource): { row: MessageListRow; meta: MessageMeta } {
   const meta = decryptJson<MessageMeta>(dek, r.meta_enc, metaAad(Number(r.account_id), r.stable_id), 'a message');
   return {
     meta,
-    row: {
-      id: Number(r.id),
-      accountId: Number(r.account_id),
-      accountName: r.name,
-      folderId: r.folder_id === null ? null : Number(r.folder_id),
-      folderPath: r.path,
-      date: r.sent_at === null ? null : Number(r.sent_at),
-      from: meta.from,
-      subject: meta.subject,
-      flags: JSON.parse(r.flags) as string[],
-      hasAttachments: meta.attachments.length > 0,
-      parseError: r.parse_error,
-    },
+    row: rowFrom(r, { from: meta.from, subject: meta.subject, hasAttachments: meta.attachments.length > 0, parseError: r.parse_error }),
   };
 }
 
 /** One row that no longer decrypts must not hide the others: it is listed, marked, without its fields. */
-function listRowOrUnreadable(dek: Buffer, r: Parameters<typeof listRow>[1]): MessageListRow {
+function listRowOrUnreadable(dek: Buffer, r: ListSource): MessageListRow {
   try {
     return listRow(dek, r).row;
   } catch (err) {
     if (!(err instanceof DecryptError)) throw err;
-    return {
-      id: Number(r.id),
-      accountId: Number(r.account_id),
-      accountName: r.name,
-      folderId: r.folder_id === null ? null : Number(r.folder_id),
-      folderPath: r.path,
-      date: r.sent_at === null ? null : Number(r.sent_at),
+    return rowFrom(r, {
       from: null,
       subject: '(this message cannot be decrypted)',
-      flags: JSON.parse(r.flags) as string[],
       hasAttachments: false,
       parseError: 'The stored data cannot be decrypted with your key.',
-    };
+    });
   }
 }
 
