@@ -428,33 +428,30 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.redirect('/settings/accounts', 303);
   });
 
-  app.post('/settings/accounts/:id/test', guard, async (req, reply) => {
+  // Test connection and the folder picker show the same report: a live login and the server's folder list.
+  const showTestReport = (title: (name: string) => string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = await ownAccount(req, reply);
     if (!a) return reply;
     const r = await runTest(req, a);
     return sendPage(
       req,
       reply,
-      `Test connection: ${a.name}`,
+      title(a.name),
       (ctx) =>
         html`${testReport(ctx, a, r)}
           <p><a href="/settings/accounts/${a.id}">Back to the account</a></p>`,
     );
-  });
-
-  app.get('/settings/accounts/:id/folders', guard, async (req, reply) => {
-    const a = await ownAccount(req, reply);
-    if (!a) return reply;
-    const r = await runTest(req, a);
-    return sendPage(
-      req,
-      reply,
-      `Folders of ${a.name}`,
-      (ctx) =>
-        html`${testReport(ctx, a, r)}
-          <p><a href="/settings/accounts/${a.id}">Back to the account</a></p>`,
-    );
-  });
+  };
+  app.post(
+    '/settings/accounts/:id/test',
+    guard,
+    showTestReport((name) => `Test connection: ${name}`),
+  );
+  app.get(
+    '/settings/accounts/:id/folders',
+    guard,
+    showTestReport((name) => `Folders of ${name}`),
+  );
 
   app.post('/settings/accounts/:id/folders', guard, async (req, reply) => {
     const a = await ownAccount(req, reply);

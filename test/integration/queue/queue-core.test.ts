@@ -8,26 +8,12 @@ import { waitForTask } from '../../../src/queue/task-watch.js';
 import type { SyncInput, SyncStats } from '../../../src/sync/engine-types.js';
 import { permanent, transient } from '../../../src/sync/errors.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, enqueuePing, retryTask, taskView } from '../../../src/tasks/sync-service.js';
-import { createQueueHarness, type QueueHarness, type TestUser } from '../../fixtures/queue.js';
+import { createQueueHarness, syncStats, type QueueHarness, type TestUser } from '../../fixtures/queue.js';
 import { storeKinds } from '../../fixtures/stores.js';
 
 type Behaviour = (input: SyncInput) => Promise<SyncStats>;
 
-const stats = (fetched: number): SyncStats => ({
-  foldersScanned: 1,
-  onServer: fetched,
-  new: fetched,
-  fetched,
-  moved: 0,
-  flagChanges: 0,
-  deleted: 0,
-  restored: 0,
-  remaining: 0,
-  bytesFetched: 0,
-  parseProblems: 0,
-  warnings: [],
-  durationsMs: { state: 0, fetch: 0, reconcile: 0, total: 1 },
-});
+const stats = syncStats;
 
 const combos = (await storeKinds()).flatMap((s) => (['local', 'bullmq'] as const).map((q) => [q, s] as const));
 

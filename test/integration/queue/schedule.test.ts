@@ -3,29 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.js';
 import { waitForTask } from '../../../src/queue/task-watch.js';
-import type { SyncStats } from '../../../src/sync/engine-types.js';
 import { runDueSchedules } from '../../../src/tasks/schedule.js';
 import { buildApp } from '../../../src/web/app.js';
-import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
+import { createQueueHarness, syncStats, type QueueHarness } from '../../fixtures/queue.js';
 import { storeKinds } from '../../fixtures/stores.js';
 import { WebClient } from '../../fixtures/web.js';
 import type { FastifyInstance } from 'fastify';
 
-const stats: SyncStats = {
-  foldersScanned: 1,
-  onServer: 0,
-  new: 0,
-  fetched: 0,
-  moved: 0,
-  flagChanges: 0,
-  deleted: 0,
-  restored: 0,
-  remaining: 0,
-  bytesFetched: 0,
-  parseProblems: 0,
-  warnings: [],
-  durationsMs: { state: 0, fetch: 0, reconcile: 0, total: 1 },
-};
+const stats = syncStats(0);
 
 describe.each(await storeKinds())('scheduled sync on %s', (storeKind) => {
   let h: QueueHarness;

@@ -5,26 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.js';
-import type { SyncStats } from '../../../src/sync/engine-types.js';
 import { buildApp } from '../../../src/web/app.js';
-import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
+import { createQueueHarness, syncStats, type QueueHarness } from '../../fixtures/queue.js';
 import { WebClient } from '../../fixtures/web.js';
 
-const stats = (n: number): SyncStats => ({
-  foldersScanned: 1,
-  onServer: n,
-  new: n,
-  fetched: n,
-  moved: 0,
-  flagChanges: 0,
-  deleted: 0,
-  restored: 0,
-  remaining: 0,
-  bytesFetched: 0,
-  parseProblems: 0,
-  warnings: [],
-  durationsMs: { state: 0, fetch: 0, reconcile: 0, total: 1 },
-});
+const stats = syncStats;
 
 describe('Sync button in Chromium', () => {
   let h: QueueHarness;

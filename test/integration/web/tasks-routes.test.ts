@@ -5,27 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.js';
 import { waitForTask } from '../../../src/queue/task-watch.js';
-import type { SyncStats } from '../../../src/sync/engine-types.js';
 import { permanent } from '../../../src/sync/errors.js';
 import { buildApp } from '../../../src/web/app.js';
-import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
+import { createQueueHarness, syncStats, type QueueHarness } from '../../fixtures/queue.js';
 import { WebClient } from '../../fixtures/web.js';
 
-const stats = (fetched: number): SyncStats => ({
-  foldersScanned: 1,
-  onServer: fetched,
-  new: fetched,
-  fetched,
-  moved: 0,
-  flagChanges: 0,
-  deleted: 0,
-  restored: 0,
-  remaining: 0,
-  bytesFetched: 0,
-  parseProblems: 0,
-  warnings: [],
-  durationsMs: { state: 0, fetch: 0, reconcile: 0, total: 1 },
-});
+const stats = syncStats;
 
 const accountForm = (name: string) => ({
   name,
