@@ -128,7 +128,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const unfollowed = storedFolders
       .filter((f) => f.status === 'active' && !selectedIds.has(f.id) && !plan.gone.some((g) => g.id === f.id))
       .map((f) => f.id);
-    const rec = idle ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 } : await reconcile(input.store, account.id, unfollowed);
+    const rec = idle ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 } : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.touched);
     const remaining = Math.max(0, newCount - r.stats.fetched);
     if (!idle && remaining === 0) await store.markClean(settingsHash);
     t.reconcile = Date.now() - t3;

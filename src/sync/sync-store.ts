@@ -35,6 +35,12 @@ export interface FetchFilters {
 export class SyncStore {
   /** True once this run changed the mirrored state (the account was marked dirty before that write). */
   changed = false;
+  /**
+   * Stable ids whose server locations this run inserted, changed or removed: step 3 looks only at
+   * these, so its cost follows the changes, not the mailbox. (Leftovers of an interrupted run are
+   * not listed here; the engine reconciles the whole account then.)
+   */
+  readonly touched = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -110,7 +116,7 @@ export class SyncStore {
   async markFolderGone(folderId: number): Promise<void> {
     await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
+      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute());
       await trx
         .updateTable('folders')
         .set({ status: 'gone', uidvalidity: null, uidnext: null, highestmodseq: null })
@@ -122,7 +128,7 @@ export class SyncStore {
   async resetFolder(folderId: number): Promise<void> {
     await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).execute();
+      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute());
       await trx.updateTable('folders').set({ uidvalidity: null, uidnext: null, highestmodseq: null }).where('id', '=', folderId).execute();
     });
   }
@@ -179,15 +185,25 @@ export class SyncStore {
     await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
       for (const c of changed) {
-        await trx
-          .updateTable('server_messages')
-          .set({ flags: c.flags })
-          .where('folder_id', '=', folderId)
-          .where('uid', '=', c.uid)
-          .execute();
+        this.touch(
+          await trx
+            .updateTable('server_messages')
+            .set({ flags: c.flags })
+            .where('folder_id', '=', folderId)
+            .where('uid', '=', c.uid)
+            .returning('stable_id')
+            .execute(),
+        );
       }
       for (const part of chunks(vanished, INSERT_CHUNK)) {
-        await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).where('uid', 'in', part).execute();
+        this.touch(
+          await trx
+            .deleteFrom('server_messages')
+            .where('folder_id', '=', folderId)
+            .where('uid', 'in', part)
+            .returning('stable_id')
+            .execute(),
+        );
       }
     });
   }
@@ -219,9 +235,14 @@ export class SyncStore {
     return claimed;
   }
 
+  private touch(rows: { stable_id: string }[]): void {
+    for (const r of rows) this.touched.add(r.stable_id);
+  }
+
   async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.beforeChange();
+    this.touch(rows);
     await this.db.transaction().execute(async (trx) => {
       for (const part of chunks(rows, INSERT_CHUNK)) {
         await trx
