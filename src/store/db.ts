@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
+import { startCheckpointer } from './sqlite-checkpointer.js';
 import { StartupError } from '../config/startup-error.js';
 
 export interface Store {
@@ -38,17 +39,26 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     const database = new SQLite(config.store.path, { timeout: 5000 });
     // WAL: readers never block the writer; busy timeout: a second process waits instead of failing.
     // Message rows carry 2–100 KB blobs: 16 KB pages (new files only; must precede WAL) halve the
-    // overflow-page work, and checkpointing every 64 MB instead of 4 MB makes a bulk sync write
-    // far fewer times (bench/sync-bench.ts). The WAL is truncated back to 64 MB after a checkpoint.
+    // overflow-page work (bench/sync-bench.ts). The WAL is truncated back to 64 MB when it restarts.
     database.pragma('page_size = 16384');
     database.pragma('journal_mode = WAL');
-    database.pragma('wal_autocheckpoint = 4096');
     database.pragma('journal_size_limit = 67108864');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     database.pragma('synchronous = NORMAL');
+    const checkpointer = config.store.path === ':memory:' ? null : startCheckpointer(config.store.path);
+    // Checkpoints (copy + fsync) run in their own thread when it started, else every 64 MB here.
+    database.pragma(`wal_autocheckpoint = ${checkpointer ? 0 : 4096}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    return { db, dialect: 'sqlite', description, close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'sqlite',
+      description,
+      close: async () => {
+        await checkpointer?.close();
+        await db.destroy();
+      },
+    };
   }
   const pool = new pg.Pool({ connectionString: config.store.url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
   // A client losing its server (PostgreSQL restarted) must not crash the process. The pool listens on

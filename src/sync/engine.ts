@@ -7,11 +7,11 @@ import { permanent, SyncError } from './errors.js';
 import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
 import { createImapClient } from './imap-connection.js';
-import { fetchStep } from './fetch-step.js';
+import { BatchWriter, fetchStep } from './fetch-step.js';
 import { sharedParserPool } from './parser-pool.js';
 import { planFolders, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
-import { passA, passB, planWork } from './state-step.js';
+import { passA, passB, planWork, type BodiesAlong } from './state-step.js';
 import { SyncRun } from './sync-run.js';
 import { SyncStore } from './sync-store.js';
 
@@ -97,27 +97,40 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
       await passA(r, w);
     }
+    const limit = account.maxEmails > 0 ? account.maxEmails : null;
+    const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
+    const bodies: BodiesAlong | null =
+      limit === null && account.sinceDate === null && !account.unseenOnly && !(await store.hasMessages())
+        ? { writer: new BatchWriter(r, input.dek, maxAttachmentBytes), parser: sharedParserPool() }
+        : null;
     n = 0;
-    for (const w of work) {
-      r.throwIfAborted();
-      if (r.vanishedFolders.has(w.id)) continue;
-      r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
-      await passB(r, w);
+    try {
+      for (const w of work) {
+        r.throwIfAborted();
+        if (r.vanishedFolders.has(w.id)) continue;
+        const at = { folderIndex: ++n, folderCount: work.length };
+        r.progress({ phase: 'state', folder: w.path, ...at });
+        await passB(r, w, bodies, at);
+      }
+      await bodies?.writer.drain();
+    } finally {
+      await bodies?.writer.settle();
     }
+    const fetchedAlong = r.stats.fetched;
     t.state = Date.now() - t1;
 
     // Step 2: fetch.
     const t2 = Date.now();
     const live = work.filter((w) => !r.vanishedFolders.has(w.id));
     const filters = { folderIds: live.map((w) => w.id), sinceMs: sinceMs(account.sinceDate), unseenOnly: account.unseenOnly };
-    const limit = account.maxEmails > 0 ? account.maxEmails : null;
     // Server unchanged and nothing left over from earlier runs: no whole-account queries at all.
     const idle = !leftover && !store.changed && r.vanishedFolders.size === 0;
     const pending = idle ? [] : await store.pending(account.id, filters, limit);
-    const newCount = limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length;
+    const newCount =
+      fetchedAlong + (limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length);
     const paths = new Map(live.map((w) => [w.id, w.path]));
     const parser = pending.length > 0 ? sharedParserPool() : null;
-    await fetchStep(r, pending, paths, input.dek, input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES, parser);
+    await fetchStep(r, pending, paths, input.dek, maxAttachmentBytes, parser);
     t.fetch = Date.now() - t2;
 
     // Step 3: reconcile.
@@ -128,7 +141,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const unfollowed = storedFolders
       .filter((f) => f.status === 'active' && !selectedIds.has(f.id) && !plan.gone.some((g) => g.id === f.id))
       .map((f) => f.id);
-    const rec = idle ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 } : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.touched);
+    const rec = idle
+      ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 }
+      : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.touched);
     const remaining = Math.max(0, newCount - r.stats.fetched);
     if (!idle && remaining === 0) await store.markClean(settingsHash);
     t.reconcile = Date.now() - t3;

@@ -16,7 +16,7 @@ const FETCH_BATCH = 200;
 const FLUSH_COUNT = 100;
 const FLUSH_BYTES = 4 * 1024 * 1024;
 
-interface Fetched {
+export interface Fetched {
   p: PendingMessage;
   raw: Buffer;
   /** Parsing starts as soon as the body arrives (in a worker) and is awaited only when the batch is stored. */
@@ -84,7 +84,7 @@ export async function fetchStep(
  * Stores batches while the next one is fetched: at most one batch is being written (and parsed)
  * while another fills, so memory stays bounded and IMAP reading overlaps parsing and SQL.
  */
-class BatchWriter {
+export class BatchWriter {
   done = 0;
   onStored: (done: number) => void = () => {};
   private inflight: Promise<void> = Promise.resolve();

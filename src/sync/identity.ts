@@ -16,6 +16,17 @@ export interface IdentityHeaders {
   subject: string | null;
 }
 
+/**
+ * The header block of a full message (up to the first empty line), as the server would answer
+ * BODY.PEEK[HEADER.FIELDS …] from it: the identity must come out the same from either.
+ */
+export function headerBlock(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  return ends.length === 0 ? raw : raw.subarray(0, Math.min(...ends) + 1);
+}
+
 /** Parses an RFC 5322 header block (as fetched with BODY.PEEK[HEADER.FIELDS …]); unfolds continuation lines. */
 export function parseIdentityHeaders(block: Buffer | string | undefined): IdentityHeaders {
   const out: IdentityHeaders = { messageId: null, date: null, from: null, subject: null };

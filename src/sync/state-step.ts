@@ -2,14 +2,38 @@
 // Two passes so that moves are recognised whatever the folder order: pass A applies flag changes
 // and expunges of every folder first, pass B then reads new UIDs and claims stable ids (a moved
 // message's old location is already gone, so its new location claims the same id).
-import type { ImapFlow } from 'imapflow';
-import { claimStableId, identityBase, parseIdentityHeaders } from './identity.js';
-import { sharedParserPool } from './parser-pool.js';
-import { chunks, diffKnownMessages, flagsText, planFolder, type FolderAction, type ListedFolder, type StoredFolder } from './plan.js';
+import type { FetchMessageObject, ImapFlow } from 'imapflow';
+import type { BatchWriter, Fetched } from './fetch-step.js';
+import { claimStableId, headerBlock, identityBase, parseIdentityHeaders } from './identity.js';
+import { sharedParserPool, type ParserPool } from './parser-pool.js';
+import {
+  chunks,
+  diffKnownMessages,
+  flagsText,
+  planFolder,
+  uidSet,
+  type FolderAction,
+  type ListedFolder,
+  type StoredFolder,
+} from './plan.js';
 import type { SyncStore, ServerMessageRow } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const HEADER_BATCH = 500;
+/** Bodies read together with the state: UIDs per FETCH, and when a batch goes to the writer. */
+const BODY_FETCH_BATCH = 500;
+const BODY_FLUSH_COUNT = 100;
+const BODY_FLUSH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Set on a first sync of an account that stores nothing yet, with no cap and no filters: every new
+ * message will be fetched anyway and none can be a move of a stored one, so pass B reads each body
+ * once (identity from its header) instead of reading headers now and bodies again in step 2.
+ */
+export interface BodiesAlong {
+  writer: BatchWriter;
+  parser: ParserPool | null;
+}
 const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 
 export interface FolderWork {
@@ -131,7 +155,12 @@ async function vanishedBySearch(run: SyncRun, w: FolderWork, range: string): Pro
 }
 
 /** Pass B for one folder: identity headers of new UIDs, stable ids claimed, mirror rows inserted. */
-export async function passB(run: SyncRun, w: FolderWork): Promise<boolean> {
+export async function passB(
+  run: SyncRun,
+  w: FolderWork,
+  bodies: BodiesAlong | null = null,
+  at: { folderIndex: number; folderCount: number } = { folderIndex: 1, folderCount: 1 },
+): Promise<boolean> {
   if (w.newFrom === null) return true;
   const lock = await run.openFolder(w);
   if (!lock) return false;
@@ -141,7 +170,9 @@ export async function passB(run: SyncRun, w: FolderWork): Promise<boolean> {
       await run.store.resetFolder(w.id);
       w.newFrom = 1;
     }
-    if (box.exists > 0 && box.uidNext > w.newFrom) {
+    if (box.exists > 0 && box.uidNext > w.newFrom && bodies) {
+      await readWithBodies(run, w, w.newFrom, bodies, at);
+    } else if (box.exists > 0 && box.uidNext > w.newFrom) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
       const flush = async () => {
@@ -153,18 +184,9 @@ export async function passB(run: SyncRun, w: FolderWork): Promise<boolean> {
       const query = { uid: true, flags: true, size: true, internalDate: true, headers: IDENTITY_HEADERS };
       for await (const m of run.client.fetch(`${w.newFrom}:*`, query, { uid: true })) {
         if (m.uid < w.newFrom) continue;
-        const size = m.size ?? 0;
-        const date = m.internalDate ? new Date(m.internalDate).getTime() : null;
-        bases.push(identityBase(run.stableKey, parseIdentityHeaders(m.headers), size));
-        batch.push({
-          folder_id: w.id,
-          uid: m.uid,
-          account_id: run.account.id,
-          stable_id: '',
-          flags: flagsText(m.flags),
-          internal_date: date,
-          size,
-        });
+        const row = mirrorRow(run, w.id, m);
+        bases.push(identityBase(run.stableKey, parseIdentityHeaders(m.headers), row.size ?? 0));
+        batch.push(row);
         if (batch.length >= HEADER_BATCH) await flush();
       }
       await flush();
@@ -181,8 +203,66 @@ export async function passB(run: SyncRun, w: FolderWork): Promise<boolean> {
   }
 }
 
-async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[]): Promise<void> {
-  if (all.length === 0) return;
+function mirrorRow(run: SyncRun, folderId: number, m: FetchMessageObject): ServerMessageRow {
+  return {
+    folder_id: folderId,
+    uid: m.uid,
+    account_id: run.account.id,
+    stable_id: '',
+    flags: flagsText(m.flags),
+    internal_date: m.internalDate ? new Date(m.internalDate).getTime() : null,
+    size: m.size ?? 0,
+  };
+}
+
+/** Pass B with bodies: new UIDs newest first, each body read once, mirrored, then handed to the writer. */
+async function readWithBodies(
+  run: SyncRun,
+  w: FolderWork,
+  from: number,
+  bodies: BodiesAlong,
+  at: { folderIndex: number; folderCount: number },
+): Promise<void> {
+  const uids = ((await run.client.search({ uid: `${from}:*` }, { uid: true })) || []).filter((u) => u >= from).sort((a, b) => b - a);
+  const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: uids.length };
+  const start = bodies.writer.done;
+  bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });
+  run.progress({ ...progress, done: 0 });
+  let rows: ServerMessageRow[] = [];
+  let bases: string[] = [];
+  let got: Fetched[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    run.throwIfAborted();
+    const inserted = new Set((await claimAndInsert(run, rows, bases)).map((r) => r.uid));
+    // UIDs an interrupted earlier run already mirrored keep their rows; step 2 fetches them as pending.
+    await bodies.writer.submit(got.filter((f) => inserted.has(f.p.uid)));
+    rows = [];
+    bases = [];
+    got = [];
+    bytes = 0;
+    run.throwIfAborted();
+  };
+  const query = { uid: true, flags: true, size: true, internalDate: true, source: true };
+  for (const part of chunks(uids, BODY_FETCH_BATCH)) {
+    for await (const m of run.client.fetch(uidSet(part), query, { uid: true })) {
+      if (m.uid < from) continue;
+      const row = mirrorRow(run, w.id, m);
+      const raw = m.source ?? Buffer.alloc(0);
+      rows.push(row);
+      bases.push(identityBase(run.stableKey, parseIdentityHeaders(headerBlock(raw)), row.size ?? 0));
+      // The row object is shared, so the stable id claimed at flush time reaches the writer.
+      got.push({ p: row, raw, parsed: bodies.parser ? bodies.parser.parse(raw) : null });
+      bytes += raw.length;
+      if (rows.length >= BODY_FLUSH_COUNT || bytes >= BODY_FLUSH_BYTES) await flush();
+    }
+    await flush();
+  }
+}
+
+/** Mirrors the rows, claiming stable ids for UIDs not mirrored yet; returns the rows it inserted. */
+async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[]): Promise<ServerMessageRow[]> {
+  if (all.length === 0) return [];
   // UIDs mirrored by an interrupted earlier run keep their ids (their flags are refreshed: CHANGEDSINCE
   // only covers UIDs below the stored UIDNEXT); only unknown UIDs claim an id.
   const known = await run.store.flagsOf(
@@ -193,7 +273,7 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   await run.store.applyStateChanges(all[0].folder_id, refreshed, []);
   const rows = all.filter((r) => !known.has(r.uid));
   const bases = allBases.filter((_, i) => !known.has(all[i].uid));
-  if (rows.length === 0) return;
+  if (rows.length === 0) return [];
   for (const part of chunks(
     rows.map((r, i) => ({ r, base: bases[i] })),
     HEADER_BATCH,
@@ -211,6 +291,7 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   run.stats.newOnServer += rows.length;
   // New mail means bodies to parse soon: start the parse threads now, while step 1 goes on.
   sharedParserPool();
+  return rows;
 }
 
 export type { SyncStore };

@@ -296,6 +296,12 @@ export class SyncStore {
     return Number(r.n);
   }
 
+  /** Whether the account stores any message at all (live or soft-deleted). */
+  async hasMessages(): Promise<boolean> {
+    const row = await this.db.selectFrom('messages').select('id').where('account_id', '=', this.accountId).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async countServerMessages(accountId: number, folderIds: number[]): Promise<number> {
     if (folderIds.length === 0) return 0;
     const r = await this.db

@@ -3,6 +3,7 @@ import { syncAccount } from '../../../src/sync/engine.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+import { malformedCorpus } from '../../fixtures/mail-corpus.js';
 import { countRows, onServer, serverLocations, storedLive, UserPool } from './sync-helpers.js';
 
 let d: Dovecot;
@@ -90,6 +91,19 @@ describe.each(await storeKinds())('sync engine: moves and folders on %s', (kind)
       .where('path', '=', 'Archive')
       .executeTakeFirstOrThrow();
     expect(Number(f.uidvalidity)).toBe(777777);
+    await exact(['INBOX', 'Archive']);
+  });
+
+  it('a first sync reads bodies once; their identity matches what a header-only rescan computes', async () => {
+    const { user, acc, exact } = await setup();
+    const corpus = malformedCorpus();
+    for (const m of corpus) d.writeMessage(user, 'Archive', m.raw);
+    d.writeMessage(user, 'Archive', rawMessage({ subject: 'no id', id: null }));
+    const first = await syncAccount(acc.input());
+    expect(first.fetched).toBe(corpus.length + 1);
+    d.setUidValidity(user, 'Archive', 424242);
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.deleted, stats.new]).toEqual([0, 0, 0]);
     await exact(['INBOX', 'Archive']);
   });
 

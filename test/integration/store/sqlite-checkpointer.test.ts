@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/config.js';
+import { openStore } from '../../../src/store/db.js';
+
+describe('SQLite checkpoints', () => {
+  it('run in their own thread: the serving connection never checkpoints, yet the WAL reaches the database file', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'mh-ckpt-')), 'x.db');
+    const store = openStore(loadConfig({ env: { SQLITE_PATH: path }, envFile: false }));
+    try {
+      const auto = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.db);
+      expect(auto.rows[0].wal_autocheckpoint).toBe(0);
+      const pageSize = await sql<{ page_size: number }>`pragma page_size`.execute(store.db);
+      expect(pageSize.rows[0].page_size).toBe(16384);
+      await sql`create table blobs (b blob)`.execute(store.db);
+      for (let i = 0; i < 20; i++) await sql`insert into blobs (b) values (${randomBytes(1024 * 1024)})`.execute(store.db);
+      const deadline = Date.now() + 5000;
+      while (statSync(path).size < 20 * 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(path).size).toBeGreaterThanOrEqual(20 * 1024 * 1024);
+      const rows = await sql<{ n: number }>`select count(*) as n from blobs`.execute(store.db);
+      expect(Number(rows.rows[0].n)).toBe(20);
+    } finally {
+      await store.close();
+    }
+  });
+});
