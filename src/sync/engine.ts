@@ -8,10 +8,10 @@ import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
 import { createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
-import { sharedParserPool } from './parser-pool.js';
+import { parserPoolFor } from './parser-pool.js';
 import { planFolders, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
-import { passA, passB, planWork, type BodiesAlong } from './state-step.js';
+import { passA, passB, planWork, type BodiesAlong, type FolderWork } from './state-step.js';
 import { SyncRun } from './sync-run.js';
 import { SyncStore } from './sync-store.js';
 
@@ -50,6 +50,14 @@ function filtersHash(a: SyncInput['account']): string {
   return createHash('sha256')
     .update(JSON.stringify([a.includeFolders, a.excludeFolders, a.sinceDate, a.unseenOnly]))
     .digest('hex');
+}
+
+/** At most how many new UIDs pass B will find in this folder (LIST-STATUS figures; unknown counts as many). */
+function newUidsAtMost(w: FolderWork): number {
+  if (w.newFrom === null) return 0;
+  const s = w.listed.status;
+  if (!s) return Number.POSITIVE_INFINITY;
+  return w.action.kind === 'full' ? s.messages : Math.max(0, s.uidNext - w.newFrom);
 }
 
 export async function syncAccount(input: SyncInput): Promise<SyncStats> {
@@ -99,9 +107,18 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     }
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
+    const since = sinceMs(account.sinceDate);
+    const expectedNew = work.reduce((sum, w) => sum + newUidsAtMost(w), 0);
+    const fresh = limit === null && since === null && !account.unseenOnly && !(await store.hasMessages());
+    // With a cap that may cut, step 2 must choose the newest across all folders: no bodies in pass B then.
     const bodies: BodiesAlong | null =
-      limit === null && account.sinceDate === null && !account.unseenOnly && !(await store.hasMessages())
-        ? { writer: new BatchWriter(r, input.dek, maxAttachmentBytes), parser: sharedParserPool() }
+      fresh || limit === null || expectedNew <= limit
+        ? {
+            writer: new BatchWriter(r, input.dek, maxAttachmentBytes),
+            parser: fresh ? parserPoolFor(expectedNew) : null,
+            instead: fresh,
+            filters: { sinceMs: since, unseenOnly: account.unseenOnly },
+          }
         : null;
     n = 0;
     try {
@@ -122,14 +139,15 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // Step 2: fetch.
     const t2 = Date.now();
     const live = work.filter((w) => !r.vanishedFolders.has(w.id));
-    const filters = { folderIds: live.map((w) => w.id), sinceMs: sinceMs(account.sinceDate), unseenOnly: account.unseenOnly };
+    const filters = { folderIds: live.map((w) => w.id), sinceMs: since, unseenOnly: account.unseenOnly };
     // Server unchanged and nothing left over from earlier runs: no whole-account queries at all.
     const idle = !leftover && !store.changed && r.vanishedFolders.size === 0;
-    const pending = idle ? [] : await store.pending(account.id, filters, limit);
+    const budget = limit === null ? null : Math.max(0, limit - fetchedAlong);
+    const pending = idle || budget === 0 ? [] : await store.pending(account.id, filters, budget);
     const newCount =
-      fetchedAlong + (limit !== null && pending.length === limit ? await store.countPending(account.id, filters) : pending.length);
+      fetchedAlong + (budget !== null && pending.length === budget ? await store.countPending(account.id, filters) : pending.length);
     const paths = new Map(live.map((w) => [w.id, w.path]));
-    const parser = pending.length > 0 ? sharedParserPool() : null;
+    const parser = pending.length > 0 ? parserPoolFor(pending.length) : null;
     await fetchStep(r, pending, paths, input.dek, maxAttachmentBytes, parser);
     t.fetch = Date.now() - t2;
 

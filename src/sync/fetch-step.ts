@@ -13,8 +13,9 @@ import type { PendingMessage } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const FETCH_BATCH = 200;
-const FLUSH_COUNT = 100;
-const FLUSH_BYTES = 4 * 1024 * 1024;
+/** A batch goes to the writer at this many messages or bytes, whichever comes first. */
+export const FLUSH_COUNT = 100;
+export const FLUSH_BYTES = 4 * 1024 * 1024;
 
 export interface Fetched {
   p: PendingMessage;
@@ -51,24 +52,7 @@ export async function fetchStep(
       const lock = await run.openFolder({ id: folderId, path } as never);
       if (!lock) continue;
       try {
-        for (const batch of chunks(list, FETCH_BATCH)) {
-          run.throwIfAborted();
-          const byUid = new Map(batch.map((p) => [p.uid, p]));
-          let buf: Fetched[] = [];
-          let bytes = 0;
-          for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
-            const p = byUid.get(m.uid);
-            if (!p || !m.source) continue;
-            buf.push({ p, raw: m.source, parsed: parser ? parser.parse(m.source) : null });
-            bytes += m.source.length;
-            if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
-              await writer.submit(buf);
-              buf = [];
-              bytes = 0;
-            }
-          }
-          await writer.submit(buf);
-        }
+        await fetchBodies(run, list, writer, parser);
       } finally {
         lock.release();
       }
@@ -77,6 +61,28 @@ export async function fetchStep(
   } finally {
     // An IMAP failure must not leave a write running behind the caller's back.
     await writer.settle();
+  }
+}
+
+/** Bodies of these messages of the open folder, in UID batches, handed to the writer as they arrive. */
+export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: BatchWriter, parser: ParserPool | null): Promise<void> {
+  for (const batch of chunks(list, FETCH_BATCH)) {
+    run.throwIfAborted();
+    const byUid = new Map(batch.map((p) => [p.uid, p]));
+    let buf: Fetched[] = [];
+    let bytes = 0;
+    for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
+      const p = byUid.get(m.uid);
+      if (!p || !m.source) continue;
+      buf.push({ p, raw: m.source, parsed: parser ? parser.parse(m.source) : null });
+      bytes += m.source.length;
+      if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
+        await writer.submit(buf);
+        buf = [];
+        bytes = 0;
+      }
+    }
+    await writer.submit(buf);
   }
 }
 

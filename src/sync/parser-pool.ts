@@ -104,3 +104,11 @@ export function sharedParserPool(): ParserPool | null {
   }
   return shared;
 }
+
+/** Below this many messages, starting parse threads costs more than parsing in this thread. */
+export const THREADS_FROM = 500;
+
+/** The pool for a run that parses `count` messages: started only when worth it, reused whenever it runs. */
+export function parserPoolFor(count: number): ParserPool | null {
+  return count >= THREADS_FROM ? sharedParserPool() : shared;
+}

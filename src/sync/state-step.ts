@@ -3,9 +3,9 @@
 // and expunges of every folder first, pass B then reads new UIDs and claims stable ids (a moved
 // message's old location is already gone, so its new location claims the same id).
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
-import type { BatchWriter, Fetched } from './fetch-step.js';
+import { fetchBodies, FLUSH_BYTES, FLUSH_COUNT, type BatchWriter, type Fetched } from './fetch-step.js';
 import { claimStableId, headerBlock, identityBase, parseIdentityHeaders } from './identity.js';
-import { sharedParserPool, type ParserPool } from './parser-pool.js';
+import { parserPoolFor, type ParserPool } from './parser-pool.js';
 import {
   chunks,
   diffKnownMessages,
@@ -20,19 +20,24 @@ import type { SyncStore, ServerMessageRow } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const HEADER_BATCH = 500;
-/** Bodies read together with the state: UIDs per FETCH, and when a batch goes to the writer. */
+/** UIDs per FETCH when bodies are read instead of headers. */
 const BODY_FETCH_BATCH = 500;
-const BODY_FLUSH_COUNT = 100;
-const BODY_FLUSH_BYTES = 4 * 1024 * 1024;
+/** Beyond this many new UIDs in one folder, their bodies are left to step 2 (bounded memory here). */
+const IN_VISIT_MAX = 2000;
 
 /**
- * Set on a first sync of an account that stores nothing yet, with no cap and no filters: every new
- * message will be fetched anyway and none can be a move of a stored one, so pass B reads each body
- * once (identity from its header) instead of reading headers now and bodies again in step 2.
+ * Bodies read in pass B, saving step 2's second visit of the folder, when step 2's cap would not
+ * cut anything anyway. `instead`: a first sync of an account that stores nothing yet, with no cap
+ * and no filters — every message will be fetched and none can be a move of a stored one, so each
+ * body is read once and the identity taken from its header. Otherwise identity headers first, then
+ * the bodies of the new UIDs whose stable id no stored message has (moves are never refetched).
  */
 export interface BodiesAlong {
   writer: BatchWriter;
+  /** Used with `instead`; otherwise chosen per folder by how much there is to parse. */
   parser: ParserPool | null;
+  instead: boolean;
+  filters: { sinceMs: number | null; unseenOnly: boolean };
 }
 const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 
@@ -170,13 +175,15 @@ export async function passB(
       await run.store.resetFolder(w.id);
       w.newFrom = 1;
     }
-    if (box.exists > 0 && box.uidNext > w.newFrom && bodies) {
+    if (box.exists > 0 && box.uidNext > w.newFrom && bodies?.instead) {
       await readWithBodies(run, w, w.newFrom, bodies, at);
     } else if (box.exists > 0 && box.uidNext > w.newFrom) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
+      let inserted: ServerMessageRow[] | null = bodies ? [] : null;
       const flush = async () => {
-        await claimAndInsert(run, batch, bases);
+        const rows = await claimAndInsert(run, batch, bases);
+        if (inserted) inserted = inserted.length + rows.length > IN_VISIT_MAX ? null : [...inserted, ...rows];
         batch = [];
         bases = [];
         run.throwIfAborted();
@@ -190,6 +197,7 @@ export async function passB(
         if (batch.length >= HEADER_BATCH) await flush();
       }
       await flush();
+      if (bodies && inserted) await fetchNewContent(run, w, inserted, bodies, at);
     }
     await run.store.saveFolderState(w.id, {
       uidvalidity: box.uidValidity,
@@ -213,6 +221,30 @@ function mirrorRow(run: SyncRun, folderId: number, m: FetchMessageObject): Serve
     internal_date: m.internalDate ? new Date(m.internalDate).getTime() : null,
     size: m.size ?? 0,
   };
+}
+
+/** The bodies of newly mirrored UIDs that no stored message has, newest first, while the folder is open. */
+async function fetchNewContent(
+  run: SyncRun,
+  w: FolderWork,
+  inserted: ServerMessageRow[],
+  bodies: BodiesAlong,
+  at: { folderIndex: number; folderCount: number },
+): Promise<void> {
+  if (inserted.length === 0) return;
+  const stored = await run.store.storedIds(inserted.map((r) => r.stable_id));
+  const { sinceMs, unseenOnly } = bodies.filters;
+  const want = inserted
+    .filter((r) => !stored.has(r.stable_id))
+    .filter((r) => sinceMs === null || (r.internal_date !== null && r.internal_date >= sinceMs))
+    .filter((r) => !unseenOnly || !(JSON.parse(r.flags) as string[]).includes('\\Seen'))
+    .sort((a, b) => (b.internal_date ?? 0) - (a.internal_date ?? 0) || b.uid - a.uid);
+  if (want.length === 0) return;
+  const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: want.length };
+  const start = bodies.writer.done;
+  bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });
+  run.progress({ ...progress, done: 0 });
+  await fetchBodies(run, want, bodies.writer, parserPoolFor(want.length));
 }
 
 /** Pass B with bodies: new UIDs newest first, each body read once, mirrored, then handed to the writer. */
@@ -254,7 +286,7 @@ async function readWithBodies(
       // The row object is shared, so the stable id claimed at flush time reaches the writer.
       got.push({ p: row, raw, parsed: bodies.parser ? bodies.parser.parse(raw) : null });
       bytes += raw.length;
-      if (rows.length >= BODY_FLUSH_COUNT || bytes >= BODY_FLUSH_BYTES) await flush();
+      if (rows.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) await flush();
     }
     await flush();
   }
@@ -289,8 +321,8 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   }
   await run.store.insertServerMessages(rows);
   run.stats.newOnServer += rows.length;
-  // New mail means bodies to parse soon: start the parse threads now, while step 1 goes on.
-  sharedParserPool();
+  // Much new mail means bodies to parse soon: start the parse threads now, while step 1 goes on.
+  parserPoolFor(run.stats.newOnServer);
   return rows;
 }
 

@@ -296,6 +296,21 @@ export class SyncStore {
     return Number(r.n);
   }
 
+  /** Which of these stable ids a stored message (live or soft-deleted) has. */
+  async storedIds(stableIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(stableIds, INSERT_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('messages')
+        .select('stable_id')
+        .where('account_id', '=', this.accountId)
+        .where('stable_id', 'in', part)
+        .execute();
+      for (const r of rows) out.add(r.stable_id);
+    }
+    return out;
+  }
+
   /** Whether the account stores any message at all (live or soft-deleted). */
   async hasMessages(): Promise<boolean> {
     const row = await this.db.selectFrom('messages').select('id').where('account_id', '=', this.accountId).limit(1).executeTakeFirst();
