@@ -12,6 +12,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['bench/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', performance: 'readonly', Buffer: 'readonly' } },
+  },
+  {
     files: ['src/web/public/**/*.js'],
     languageOptions: {
       globals: {

@@ -2,7 +2,8 @@
 // of a deterministic mailbox in a throwaway Dovecot: Mail Helper on SQLite and PostgreSQL, mbsync
 // (the baseline, measured in the same run) and a raw ImapFlow fetch of every body (the floor).
 // Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
-// Each Mail Helper / floor run is a fresh process, so its peak RSS is its own.
+// Each Mail Helper / floor run is a fresh plain-Node process on dist/ (npm run build first), so its
+// peak RSS is its own and carries no TypeScript loader.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WITH_PG = process.env.BENCH_PG !== '0';
 const USER = 'bench';
 const PW = 'bench-pw';
+const SMALL_USER = 'bench-small';
 
 type Tool = 'floor' | 'mbsync' | 'mh-sqlite' | 'mh-postgres';
-type Scenario = 'a' | 'b' | 'c';
+// b-small: the no-change resync of a mailbox a quarter the size, to show (b) does not grow with it.
+type Scenario = 'a' | 'b' | 'c' | 'b-small';
 interface Sample {
   ms: number;
   rssMb: number;
@@ -41,26 +44,36 @@ const median = (xs: number[]) => {
 
 const d = await startDovecot();
 d.addUser(USER, PW);
+// Dovecot re-reads its passwd file only when its mtime (1 s resolution) changes: add both users now.
+d.addUser(SMALL_USER, PW);
 const work = mkdtempSync(join(tmpdir(), 'mh-bench-'));
 const writer = new MailboxWriter(d, USER);
 const t0 = Date.now();
 const bytes = writer.write(MESSAGES);
+const small = Math.round(MESSAGES / 4);
+new MailboxWriter(d, SMALL_USER, 7).write(small);
 process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB written in ${Date.now() - t0} ms\n`);
 
 function child(args: Record<string, unknown>): Record<string, number> {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(here, 'sync-child.ts'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    },
+    [join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
-  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
 }
 
-function mbsyncConfig(dir: string): string {
+function setup(args: Record<string, unknown>): void {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'sync-child.ts'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`bench setup failed: ${r.stderr}`);
+}
+
+function mbsyncConfig(dir: string, user = USER): string {
   const conf = join(dir, 'mbsyncrc');
   mkdirSync(join(dir, 'mail'), { recursive: true });
   writeFileSync(
@@ -68,7 +81,7 @@ function mbsyncConfig(dir: string): string {
     `IMAPAccount bench
 Host ${d.host}
 Port ${d.port}
-User ${USER}
+User ${user}
 Pass ${PW}
 SSLType None
 AuthMechs LOGIN
@@ -126,6 +139,7 @@ try {
     add('mbsync', 'a', mbsync(mbConf));
     for (const kind of kinds) {
       const s = await freshStore(kind, i);
+      setup(s);
       last[kind] = s;
       add(`mh-${kind}`, 'a', mh(child({ mode: 'mailhelper', ...s })));
     }
@@ -143,6 +157,20 @@ try {
   }
   last = {};
 
+  process.stderr.write(`(b-small) no-change resync of a ${small}-message mailbox\n`);
+  const smallConf = mbsyncConfig(join(work, 'mbsync-small'), SMALL_USER);
+  mbsync(smallConf);
+  const smallStores: Record<string, { store: unknown; stateFile: string }> = {};
+  for (const kind of kinds) {
+    smallStores[kind] = await freshStore(kind, 100);
+    setup({ ...smallStores[kind], user: SMALL_USER });
+    child({ mode: 'mailhelper', ...smallStores[kind], user: SMALL_USER });
+  }
+  for (let i = 0; i < RUNS; i++) {
+    add('mbsync', 'b-small', mbsync(smallConf));
+    for (const kind of kinds) add(`mh-${kind}`, 'b-small', mh(child({ mode: 'mailhelper', ...smallStores[kind], user: SMALL_USER })));
+  }
+
   const row = (tool: Tool, sc: Scenario) => {
     const s = samples.get(`${tool}/${sc}`);
     if (!s) return undefined;
@@ -158,7 +186,7 @@ try {
   const lines = [`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB, 5 folders; median of ${RUNS} runs`, ''];
   lines.push('scenario | tool        | median ms | engine ms | × mbsync | × floor | peak RSS MB');
   lines.push('---------|-------------|-----------|-----------|----------|---------|------------');
-  for (const sc of ['a', 'b', 'c'] as Scenario[]) {
+  for (const sc of ['a', 'b', 'c', 'b-small'] as Scenario[]) {
     const base = row('mbsync', sc)?.medianMs;
     for (const tool of tools) {
       const r = row(tool, sc);
