@@ -196,6 +196,8 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // After a server BYE, ImapFlow keeps its text on the client; the error the pending command got may not carry it.
     const bye = (client as { byeReason?: unknown } | undefined)?.byeReason;
     const lost = err as { code?: unknown; reason?: unknown } | null;
+    // A command issued between the BYE and the socket closing finds no mailbox selected: the same loss.
+    if (typeof bye === 'string' && lost && typeof lost === 'object' && lost.code === 'NoMailboxSelected') lost.code = 'NoConnection';
     if (typeof bye === 'string' && lost && typeof lost === 'object' && (lost.code === 'NoConnection' || lost.code === 'EConnectionClosed'))
       lost.reason ??= bye;
     client?.close();
