@@ -7,7 +7,7 @@ import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { fromParseResult, parseMessage } from './parse-message.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
-import type { Email } from 'postal-mime';
+import type { EmailFields } from '../mime/parse-fast.js';
 import { chunks, uidSet } from './plan.js';
 import type { PendingMessage } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
@@ -21,7 +21,7 @@ export interface Fetched {
   p: PendingMessage;
   raw: Buffer;
   /** Parsing starts as soon as the body arrives (in a worker) and is awaited only when the batch is stored. */
-  parsed: Promise<Email | Error> | null;
+  parsed: Promise<EmailFields | Error> | null;
 }
 
 export async function fetchStep(

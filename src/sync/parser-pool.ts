@@ -4,7 +4,6 @@
 // faster on Node 20; that global patch stays inside the worker.
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Email } from 'postal-mime';
 import type { EmailFields } from '../mime/parse-fast.js';
 import { ConcatBlob } from './concat-blob.js';
 import { POSTAL_MIME_OPTIONS } from './parse-message.js';
@@ -67,12 +66,8 @@ export class ParserPool {
     }
   }
 
-  /**
-   * Resolves with the parsed email, or with an Error describing why the message does not parse.
-   * Only the EmailFields part of Email is there when the fast path parsed it; typed as Email until
-   * fetch-step.ts declares EmailFields (what it hands to fromParseResult).
-   */
-  parse(raw: Buffer): Promise<Email | Error> {
+  /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
+  parse(raw: Buffer): Promise<EmailFields | Error> {
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length];
     // Workers hold the process open only while they have work, so an idle shared pool never blocks exit.
@@ -80,7 +75,7 @@ export class ParserPool {
     return new Promise<EmailFields | Error>((resolve) => {
       this.pending.set(id, { resolve });
       w.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), options: POSTAL_MIME_OPTIONS });
-    }) as Promise<Email | Error>;
+    });
   }
 
   private idle(): void {
