@@ -20,13 +20,30 @@ export function newKey(): Buffer {
   return randomBytes(32);
 }
 
+// Nonces come from the CSPRNG in bulk: one randomBytes call per message part cost more than the
+// AES itself when a sync seals hundreds of thousands of parts.
+const NONCE_POOL = 4096 * NONCE_LEN;
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+
+function freshNonce(): Buffer {
+  if (nonceAt + NONCE_LEN > noncePool.length) {
+    noncePool = randomBytes(NONCE_POOL);
+    nonceAt = 0;
+  }
+  const nonce = noncePool.subarray(nonceAt, nonceAt + NONCE_LEN);
+  nonceAt += NONCE_LEN;
+  return nonce;
+}
+
 export function encrypt(key: Buffer, plaintext: Buffer | string, aad?: string): Buffer {
   if (key.length !== 32) throw new Error('encryption key must be 32 bytes');
-  const nonce = randomBytes(NONCE_LEN);
+  const nonce = freshNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   if (aad) cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
-  return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body]);
+  const body = cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
+  const tail = cipher.final(); // empty for GCM, which is a stream mode
+  return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body, tail]);
 }
 
 export function decrypt(key: Buffer, envelope: Buffer, aad?: string, what?: string): Buffer {

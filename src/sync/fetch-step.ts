@@ -1,14 +1,13 @@
 // Step 2: fetch what the state holds but the store does not, newest first, at most max_emails.
 // Bodies stream in per-folder UID batches; writes are flushed by count or bytes inside one
 // transaction each, so memory stays bounded by a batch, never by the mailbox.
-import { encrypt, encryptJson } from '../crypto/aead.js';
-import { attachmentAad, bodyAad, metaAad, rawAad } from '../messages/message-format.js';
 import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
-import { fromParseResult, parseMessage } from './parse-message.js';
+import { transient } from './errors.js';
+import { parseEmail } from './parse-message.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
-import type { EmailFields } from '../mime/parse-fast.js';
 import { chunks, uidSet } from './plan.js';
+import { sealMessage, type SealedMessage } from './seal-message.js';
 import type { PendingMessage } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
@@ -20,8 +19,6 @@ export const FLUSH_BYTES = 4 * 1024 * 1024;
 export interface Fetched {
   p: PendingMessage;
   raw: Buffer;
-  /** Parsing starts as soon as the body arrives (in a worker) and is awaited only when the batch is stored. */
-  parsed: Promise<EmailFields | Error> | null;
 }
 
 export async function fetchStep(
@@ -74,15 +71,15 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
     for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
       const p = byUid.get(m.uid);
       if (!p || !m.source) continue;
-      buf.push({ p, raw: m.source, parsed: parser ? parser.parse(m.source) : null });
+      buf.push({ p, raw: m.source });
       bytes += m.source.length;
       if (buf.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) {
-        await writer.submit(buf);
+        await writer.submit(buf, parser);
         buf = [];
         bytes = 0;
       }
     }
-    await writer.submit(buf);
+    await writer.submit(buf, parser);
   }
 }
 
@@ -102,10 +99,14 @@ export class BatchWriter {
     private readonly maxAttachmentBytes: number,
   ) {}
 
-  async submit(batch: Fetched[]): Promise<void> {
+  /** Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the previous one. */
+  async submit(batch: Fetched[], parser: ParserPool | null): Promise<void> {
+    const sealed = batch.map((f) => this.seal(f, parser));
+    // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
+    for (const s of sealed) s.catch(() => {});
     await this.drain();
     if (batch.length === 0) return;
-    this.inflight = storeBatch(this.run, batch, this.dek, this.maxAttachmentBytes).then(
+    this.inflight = storeBatch(this.run, batch, sealed).then(
       () => {
         this.done += batch.length;
         this.onStored(this.done);
@@ -114,6 +115,19 @@ export class BatchWriter {
         this.error = err;
       },
     );
+  }
+
+  private async seal(f: Fetched, parser: ParserPool | null): Promise<SealedMessage> {
+    const ctx = { dek: this.dek, accountId: this.run.account.id, stableId: f.p.stable_id, maxAttachmentBytes: this.maxAttachmentBytes };
+    if (parser) {
+      const s = await parser.seal(f.raw, ctx);
+      // The raw message went to the thread with the job: a failed thread means fetching it again.
+      if (s instanceof ParserUnavailable)
+        throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', s);
+      if (s instanceof Error) throw s;
+      return s;
+    }
+    return sealMessage(f.raw, await parseEmail(f.raw), ctx);
   }
 
   async drain(): Promise<void> {
@@ -126,20 +140,17 @@ export class BatchWriter {
   }
 }
 
-async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttachmentBytes: number): Promise<void> {
+async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<SealedMessage>[]): Promise<void> {
   if (batch.length === 0) return;
   const accountId = run.account.id;
   const now = Date.now();
   const rows: Insertable<MessagesTable>[] = [];
-  const attachments = new Map<string, { idx: number; size: number; tooLarge: boolean; content: Buffer | null }[]>();
-  for (const { p, raw, parsed: inWorker } of batch) {
-    const result = inWorker ? await inWorker : null;
-    const parsed =
-      result && !(result instanceof ParserUnavailable)
-        ? fromParseResult(raw, result, maxAttachmentBytes)
-        : await parseMessage(raw, maxAttachmentBytes);
-    if (parsed.parseError) run.stats.parseProblems++;
-    run.stats.bytesFetched += raw.length;
+  const attachments = new Map<string, SealedMessage['attachments']>();
+  const sealed = await Promise.all(sealing);
+  batch.forEach(({ p }, i) => {
+    const s = sealed[i];
+    if (s.parseError) run.stats.parseProblems++;
+    run.stats.bytesFetched += s.size;
     rows.push({
       user_id: run.account.userId,
       account_id: accountId,
@@ -147,28 +158,19 @@ async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttach
       folder_id: p.folder_id,
       uid: p.uid,
       flags: p.flags,
-      sent_at: parsed.sentAt ?? p.internal_date,
-      size: raw.length,
-      meta_enc: encryptJson(dek, parsed.meta, metaAad(accountId, p.stable_id)),
-      body_enc: parsed.body ? encryptJson(dek, parsed.body, bodyAad(accountId, p.stable_id)) : null,
-      raw_enc: encrypt(dek, raw, rawAad(accountId, p.stable_id)),
-      parse_error: parsed.parseError,
-      has_skipped_attachments: parsed.attachments.some((a) => a.meta.tooLarge) ? 1 : 0,
+      sent_at: s.sentAt ?? p.internal_date,
+      size: s.size,
+      meta_enc: s.metaEnc,
+      body_enc: s.bodyEnc,
+      raw_enc: s.rawEnc,
+      parse_error: s.parseError,
+      has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,
       deleted_at: null,
       created_at: now,
       updated_at: now,
     });
-    if (parsed.attachments.length > 0)
-      attachments.set(
-        p.stable_id,
-        parsed.attachments.map((a) => ({
-          idx: a.meta.idx,
-          size: a.meta.size,
-          tooLarge: a.meta.tooLarge,
-          content: a.content ? encrypt(dek, a.content, attachmentAad(accountId, p.stable_id, a.meta.idx)) : null,
-        })),
-      );
-  }
+    if (s.attachments.length > 0) attachments.set(p.stable_id, s.attachments);
+  });
   await run.store.db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('messages')
@@ -182,7 +184,7 @@ async function storeBatch(run: SyncRun, batch: Fetched[], dek: Buffer, maxAttach
         idx: a.idx,
         size: a.size,
         too_large: a.tooLarge ? 1 : 0,
-        content_enc: a.content,
+        content_enc: a.contentEnc,
       })),
     );
     for (const part of chunks(attRows, 50)) await trx.insertInto('attachments').values(part).execute();

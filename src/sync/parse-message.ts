@@ -57,17 +57,20 @@ function structuralProblem(raw: Buffer): string | null {
   return null;
 }
 
-/** Parses in this thread (used when no parse worker is available). */
-export async function parseMessage(raw: Buffer, maxAttachmentBytes: number): Promise<ParsedMessage> {
+/** Parses in this thread: the fast path, else postal-mime; a failure comes back as an Error. */
+export async function parseEmail(raw: Buffer): Promise<EmailFields | Error> {
   const fast = parseFast(raw);
-  if (fast) return fromParseResult(raw, fast, maxAttachmentBytes);
-  let email: EmailFields;
+  if (fast) return fast;
   try {
-    email = await PostalMime.parse(raw, POSTAL_MIME_OPTIONS);
+    return await PostalMime.parse(raw, POSTAL_MIME_OPTIONS);
   } catch (err) {
-    return fromParseResult(raw, err instanceof Error ? err : new Error(String(err)), maxAttachmentBytes);
+    return err instanceof Error ? err : new Error(String(err));
   }
-  return fromParseResult(raw, email, maxAttachmentBytes);
+}
+
+/** Parses in this thread into what the store keeps. */
+export async function parseMessage(raw: Buffer, maxAttachmentBytes: number): Promise<ParsedMessage> {
+  return fromParseResult(raw, await parseEmail(raw), maxAttachmentBytes);
 }
 
 export const POSTAL_MIME_OPTIONS = { attachmentEncoding: 'arraybuffer', maxNestingDepth: 64 } as const;

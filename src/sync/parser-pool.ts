@@ -1,44 +1,38 @@
-// MIME parsing in worker threads, so the main thread keeps reading IMAP and writing SQL while
-// messages are parsed. The worker tries the fast path (src/mime/parse-fast.ts) first; for what it
-// declines it uses postal-mime with the concatenating Blob (concat-blob.ts) that makes postal-mime ~4×
-// faster on Node 20; that global patch stays inside the worker.
+// Parse threads, so the main thread keeps reading IMAP and writing SQL while messages are parsed and
+// sealed. The thread's code is parse-worker.ts: JavaScript in dist/, TypeScript (loaded through
+// tsx's API) under tsx/vitest. Raw messages to seal are handed over, not copied, and the sealed
+// buffers come back the same way.
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EmailFields } from '../mime/parse-fast.js';
-import { ConcatBlob } from './concat-blob.js';
-import { POSTAL_MIME_OPTIONS } from './parse-message.js';
+import type { ParseJob } from './parse-worker.js';
+import type { SealContext, SealedMessage } from './seal-message.js';
 
-// Plain JavaScript (eval'd), so it runs the same from dist/ and from TypeScript sources under tsx/vitest.
-// The fast path is a module of ours: JavaScript in dist/, TypeScript (loaded through tsx's API) in src/.
-// Should it fail to load, the worker parses everything with postal-mime: slower, same results.
+// Plain JavaScript (eval'd): loads the thread's module by URL, so it runs the same from dist/ and src/.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 var __name = (target) => target; // a helper some TypeScript transpilers emit into class sources
-globalThis.Blob = (${ConcatBlob.toString()});
-const ready = import(workerData.postalMimeUrl).then((m) => m.default);
-const fast = (workerData.tsxApiUrl
-  ? import(workerData.tsxApiUrl).then((tsx) => tsx.tsImport(workerData.parseFastUrl, workerData.parseFastUrl))
-  : import(workerData.parseFastUrl)
-).then((m) => m.parseFast, () => () => null);
-parentPort.on('message', async ({ id, raw, options }) => {
-  const PostalMime = await ready;
-  const parseFast = await fast;
-  try {
-    const email = parseFast(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)) ?? (await PostalMime.parse(raw, options));
-    const transfer = [...new Set(email.attachments.map((a) => a.content).filter((c) => c instanceof ArrayBuffer))];
-    parentPort.postMessage({ id, email }, transfer);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err) });
-  }
-});
+(workerData.tsxApiUrl
+  ? import(workerData.tsxApiUrl).then((tsx) => tsx.tsImport(workerData.moduleUrl, workerData.moduleUrl))
+  : import(workerData.moduleUrl)
+).catch((err) => parentPort.postMessage({ fatal: String((err && err.message) || err) }));
 `;
 
-/** The worker itself failed (not the message): the caller parses in its own thread instead. */
+/** The thread itself failed (not the message). A parse falls back to this thread; a seal's raw message was handed over, so the sync is retried. */
 export class ParserUnavailable extends Error {}
 
+type Reply = { id: number; email?: EmailFields; sealed?: SealedMessage; error?: string; fatal?: string };
+
 interface Pending {
-  resolve(v: EmailFields | Error): void;
+  resolve(v: Reply | ParserUnavailable): void;
 }
+
+/** A view that owns its whole ArrayBuffer can be transferred; anything else (a pool slice) is copied first. */
+export function ownBuffer(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
+}
+
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 export class ParserPool {
   private readonly workers: Worker[] = [];
@@ -47,17 +41,17 @@ export class ParserPool {
   private rr = 0;
 
   constructor(size = Math.min(2, Math.max(1, cpus().length - 1))) {
-    const postalMimeUrl = import.meta.resolve('postal-mime');
     const fromSource = import.meta.url.endsWith('.ts');
-    const parseFastUrl = new URL(`../mime/parse-fast.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
+    const moduleUrl = new URL(`./parse-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
     const tsxApiUrl = fromSource ? import.meta.resolve('tsx/esm/api') : null;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { postalMimeUrl, parseFastUrl, tsxApiUrl } });
-      w.on('message', (m: { id: number; email?: EmailFields; error?: string }) => {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { moduleUrl, tsxApiUrl } });
+      w.on('message', (m: Reply) => {
+        if (m.fatal !== undefined) return this.failAll(new Error(m.fatal));
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        p.resolve(m.email ?? new Error(m.error ?? 'parse failed'));
+        p.resolve(m);
         if (this.pending.size === 0) this.idle();
       });
       w.on('error', (err) => this.failAll(err));
@@ -66,16 +60,38 @@ export class ParserPool {
     }
   }
 
-  /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
-  parse(raw: Buffer): Promise<EmailFields | Error> {
+  private send(req: ParseJob, transfer: ArrayBuffer[]): Promise<Reply | ParserUnavailable> {
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length];
-    // Workers hold the process open only while they have work, so an idle shared pool never blocks exit.
+    // Threads hold the process open only while they have work, so an idle shared pool never blocks exit.
     if (this.pending.size === 0) for (const x of this.workers) x.ref();
-    return new Promise<EmailFields | Error>((resolve) => {
+    return new Promise((resolve) => {
       this.pending.set(id, { resolve });
-      w.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), options: POSTAL_MIME_OPTIONS });
+      w.postMessage({ ...req, id }, transfer);
     });
+  }
+
+  /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
+  async parse(raw: Buffer): Promise<EmailFields | Error> {
+    const r = await this.send({ kind: 'parse', raw: new Uint8Array(raw) }, []);
+    if (r instanceof ParserUnavailable) return r;
+    return r.email ?? new Error(r.error ?? 'parse failed');
+  }
+
+  /** Parses and seals a message to store. `raw` is handed to the thread: do not use it afterwards. */
+  async seal(raw: Buffer, ctx: SealContext): Promise<SealedMessage | Error> {
+    const own = ownBuffer(raw);
+    const r = await this.send({ kind: 'seal', raw: own, ctx: { ...ctx, dek: new Uint8Array(ctx.dek) } }, [own.buffer as ArrayBuffer]);
+    if (r instanceof ParserUnavailable) return r;
+    if (!r.sealed) return new ParserUnavailable(`parse thread failed: ${r.error ?? 'no result'}`);
+    const s = r.sealed;
+    return {
+      ...s,
+      metaEnc: asBuffer(s.metaEnc),
+      bodyEnc: s.bodyEnc && asBuffer(s.bodyEnc),
+      rawEnc: asBuffer(s.rawEnc),
+      attachments: s.attachments.map((a) => ({ ...a, contentEnc: a.contentEnc && asBuffer(a.contentEnc) })),
+    };
   }
 
   private idle(): void {
@@ -83,7 +99,7 @@ export class ParserPool {
   }
 
   private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.resolve(new ParserUnavailable(`parser worker failed: ${err.message}`));
+    for (const p of this.pending.values()) p.resolve(new ParserUnavailable(`parse thread failed: ${err.message}`));
     this.pending.clear();
     this.idle();
     if (shared === this) shared = null;

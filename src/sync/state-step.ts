@@ -268,7 +268,10 @@ async function readWithBodies(
     run.throwIfAborted();
     const inserted = new Set((await claimAndInsert(run, rows, bases)).map((r) => r.uid));
     // UIDs an interrupted earlier run already mirrored keep their rows; step 2 fetches them as pending.
-    await bodies.writer.submit(got.filter((f) => inserted.has(f.p.uid)));
+    await bodies.writer.submit(
+      got.filter((f) => inserted.has(f.p.uid)),
+      bodies.parser,
+    );
     rows = [];
     bases = [];
     got = [];
@@ -284,7 +287,7 @@ async function readWithBodies(
       rows.push(row);
       bases.push(identityBase(run.stableKey, parseIdentityHeaders(headerBlock(raw)), row.size ?? 0));
       // The row object is shared, so the stable id claimed at flush time reaches the writer.
-      got.push({ p: row, raw, parsed: bodies.parser ? bodies.parser.parse(raw) : null });
+      got.push({ p: row, raw });
       bytes += raw.length;
       if (rows.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) await flush();
     }

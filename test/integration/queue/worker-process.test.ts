@@ -30,6 +30,8 @@ function startWorker(env: Record<string, string>, args: string[] = []): Proc {
   return { proc, output: () => out, exited };
 }
 
+const KILL_MESSAGES = 2000;
+
 async function until(cond: () => Promise<boolean> | boolean, ms = 15_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -119,11 +121,12 @@ describe.each(['bullmq', 'local'] as const)('%s worker processes', (queueKind) =
     try {
       dovecot.addUser('killme', 'pw');
       const filler = 'lorem ipsum dolor sit amet '.repeat(800);
-      for (let i = 0; i < 400; i++)
+      // Enough mail that the fetch phase outlasts a few progress writes (every 250 ms), so the kill lands in it.
+      for (let i = 0; i < KILL_MESSAGES; i++)
         dovecot.writeMessage('killme', 'INBOX', `Subject: kill test ${i}\r\nMessage-ID: <kill-${i}@x>\r\n\r\n${i} ${filler}\r\n`);
       const user = await h.addUser();
       const accountId = await h.addAccount(user, { host: dovecot.host, port: dovecot.port, username: 'killme', password: 'pw' });
-      await h.ts.store.db.updateTable('mail_accounts').set({ max_emails: 1000 }).where('id', '=', accountId).execute();
+      await h.ts.store.db.updateTable('mail_accounts').set({ max_emails: 5000 }).where('id', '=', accountId).execute();
       const a = await start();
       const { task } = await enqueueAccountSync(h.system.queue, h.system.deps, { userId: user.id, accountId, dek: user.dek });
       await until(
@@ -148,14 +151,14 @@ describe.each(['bullmq', 'local'] as const)('%s worker processes', (queueKind) =
           ).n,
         );
       const before = await stored();
-      expect(before).toBeLessThan(400);
+      expect(before).toBeLessThan(KILL_MESSAGES);
       const b = await start();
       try {
         const done = await waitForTask(h.ts.store, task.id, { timeoutMs: 30_000, pollMs: 50 });
         expect(done.state).toBe('SUCCESS');
-        expect(await stored()).toBe(400);
+        expect(await stored()).toBe(KILL_MESSAGES);
         const ids = await h.ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', accountId).execute();
-        expect(new Set(ids.map((r) => r.stable_id)).size).toBe(400);
+        expect(new Set(ids.map((r) => r.stable_id)).size).toBe(KILL_MESSAGES);
         expect((await attemptsOf(h.ts.store, task.id)).map((x) => x.outcome)).toEqual(['interrupted', 'success']);
       } finally {
         b.proc.kill('SIGTERM');

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/sync/parse-message.js';
 import { ParserPool } from '../../../src/sync/parser-pool.js';
-import { fromParseResult } from '../../../src/sync/parse-message.js';
+import { fromParseResult, parseEmail } from '../../../src/sync/parse-message.js';
+import { sealMessage, type SealedMessage } from '../../../src/sync/seal-message.js';
+import { decrypt, decryptJson, newKey } from '../../../src/crypto/aead.js';
+import { attachmentAad, bodyAad, metaAad, rawAad } from '../../../src/messages/message-format.js';
 
 const simple = Buffer.from(
   'From: "Ann" <ann@example.org>\r\nTo: b@example.org\r\nSubject: =?UTF-8?B?w5xiZXI=?=\r\nMessage-ID: <p1@x>\r\nDate: Tue, 3 Jan 2023 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; name="a.pdf"\r\nContent-Disposition: attachment; filename="a.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n',
@@ -36,5 +39,41 @@ describe('MIME parsing', () => {
     const p = await parseMessage(Buffer.from('From: a@b\r\nContent-Type: multipart/mixed\r\n\r\nbody\r\n'), 1024);
     expect(p.parseError).toMatch(/boundary/);
     expect((await parseMessage(Buffer.from('just text\r\n'), 1024)).parseError).toMatch(/no header fields/);
+  });
+
+  it('seals in the parse thread exactly as in this thread: same plaintexts under the same associated data', async () => {
+    const dek = newKey();
+    const ctx = { dek, accountId: 7, stableId: 'sid-1', maxAttachmentBytes: 1024 };
+    const open = (s: SealedMessage) => ({
+      size: s.size,
+      sentAt: s.sentAt,
+      parseError: s.parseError,
+      skipped: s.hasSkippedAttachments,
+      meta: decryptJson(dek, s.metaEnc, metaAad(7, 'sid-1')),
+      body: s.bodyEnc && decryptJson(dek, s.bodyEnc, bodyAad(7, 'sid-1')),
+      raw: decrypt(dek, s.rawEnc, rawAad(7, 'sid-1')),
+      attachments: s.attachments.map((a) => ({
+        ...a,
+        contentEnc: a.contentEnc && decrypt(dek, a.contentEnc, attachmentAad(7, 'sid-1', a.idx)),
+      })),
+    });
+    const here = open(sealMessage(simple, await parseEmail(simple), ctx));
+    expect(here.raw.equals(simple)).toBe(true);
+    expect(here.attachments[0].contentEnc?.toString()).toBe('%PDF-1.4\n');
+    const pool = new ParserPool(1);
+    try {
+      const handed = Buffer.from(new Uint8Array(simple).buffer);
+      const there = await pool.seal(handed, ctx);
+      if (there instanceof Error) throw there;
+      expect(handed.length).toBe(0); // handed over to the thread, not copied
+      expect(open(there)).toEqual(here);
+      // A small Buffer lives in Node's shared pool: it is copied, never handed over (that would take its neighbours along).
+      const pooled = Buffer.from(simple);
+      const again = await pool.seal(pooled, ctx);
+      expect(pooled.equals(simple)).toBe(true);
+      expect(open(again as SealedMessage)).toEqual(here);
+    } finally {
+      await pool.close();
+    }
   });
 });
