@@ -109,17 +109,27 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
     const since = sinceMs(account.sinceDate);
     const expectedNew = work.reduce((sum, w) => sum + newUidsAtMost(w), 0);
-    const fresh = limit === null && since === null && !account.unseenOnly && !(await store.hasMessages());
     // With a cap that may cut, step 2 must choose the newest across all folders: no bodies in pass B then.
-    const bodies: BodiesAlong | null =
-      fresh || limit === null || expectedNew <= limit
-        ? {
-            writer: new BatchWriter(r, input.dek, maxAttachmentBytes),
-            parser: fresh ? parserPoolFor(expectedNew) : null,
-            instead: fresh,
-            filters: { sinceMs: since, unseenOnly: account.unseenOnly },
-          }
-        : null;
+    const capFits = limit === null || expectedNew <= limit;
+    // A new UID can be a stored message moved or brought back only if this run removed a location,
+    // an interrupted run left work, or the account has soft-deleted messages; otherwise each body is read at once, instead of
+    // identity headers first (filters would fetch bodies they then skip, so not with filters).
+    const instead =
+      capFits &&
+      expectedNew > 0 &&
+      since === null &&
+      !account.unseenOnly &&
+      store.removed === 0 &&
+      !leftover &&
+      !(await store.hasDeletedMessages());
+    const bodies: BodiesAlong | null = capFits
+      ? {
+          writer: new BatchWriter(r, input.dek, maxAttachmentBytes),
+          parser: instead ? parserPoolFor(expectedNew) : null,
+          instead,
+          filters: { sinceMs: since, unseenOnly: account.unseenOnly },
+        }
+      : null;
     n = 0;
     try {
       for (const w of work) {
@@ -143,7 +153,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // Server unchanged and nothing left over from earlier runs: no whole-account queries at all.
     const idle = !leftover && !store.changed && r.vanishedFolders.size === 0;
     const budget = limit === null ? null : Math.max(0, limit - fetchedAlong);
-    const pending = idle || budget === 0 ? [] : await store.pending(account.id, filters, budget);
+    // Pass B already fetched every new message unless it deferred some, or earlier runs left work.
+    const covered = bodies !== null && !leftover && !r.deferred;
+    const pending = idle || covered || budget === 0 ? [] : await store.pending(account.id, filters, budget);
     const newCount =
       fetchedAlong + (budget !== null && pending.length === budget ? await store.countPending(account.id, filters) : pending.length);
     const paths = new Map(live.map((w) => [w.id, w.path]));

@@ -27,10 +27,10 @@ const IN_VISIT_MAX = 2000;
 
 /**
  * Bodies read in pass B, saving step 2's second visit of the folder, when step 2's cap would not
- * cut anything anyway. `instead`: a first sync of an account that stores nothing yet, with no cap
- * and no filters — every message will be fetched and none can be a move of a stored one, so each
- * body is read once and the identity taken from its header. Otherwise identity headers first, then
- * the bodies of the new UIDs whose stable id no stored message has (moves are never refetched).
+ * cut anything anyway. `instead`: no new UID can be a move or a return of a stored message (the
+ * engine checks), so each body is read once and the identity taken from its header. Otherwise
+ * identity headers first, then the bodies of the new UIDs whose stable id no stored message has
+ * (moves are never refetched).
  */
 export interface BodiesAlong {
   writer: BatchWriter;
@@ -183,6 +183,7 @@ export async function passB(
       let inserted: ServerMessageRow[] | null = bodies ? [] : null;
       const flush = async () => {
         const rows = await claimAndInsert(run, batch, bases);
+        if (inserted && inserted.length + rows.length > IN_VISIT_MAX) run.deferred = true;
         if (inserted) inserted = inserted.length + rows.length > IN_VISIT_MAX ? null : [...inserted, ...rows];
         batch = [];
         bases = [];
@@ -307,6 +308,7 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   const refreshed = all.filter((r) => known.has(r.uid) && known.get(r.uid) !== r.flags);
   await run.store.applyStateChanges(all[0].folder_id, refreshed, []);
   const rows = all.filter((r) => !known.has(r.uid));
+  if (rows.length < all.length) run.deferred = true;
   const bases = allBases.filter((_, i) => !known.has(all[i].uid));
   if (rows.length === 0) return [];
   for (const part of chunks(

@@ -28,6 +28,8 @@ export class SyncRun {
   readonly warnings: string[] = [];
   /** Folders that disappeared during this run (deleted on the server between LIST and EXAMINE). */
   readonly vanishedFolders = new Set<number>();
+  /** Pass B left messages for step 2 (a folder with too much new mail, or UIDs mirrored by an interrupted run). */
+  deferred = false;
   private vanishedSink: number[] | null = null;
 
   constructor(

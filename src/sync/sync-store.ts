@@ -41,6 +41,8 @@ export class SyncStore {
    * not listed here; the engine reconciles the whole account then.)
    */
   readonly touched = new Set<string>();
+  /** Server locations this run removed (vanished, folder reset or gone): new UIDs may then be moves. */
+  removed = 0;
 
   constructor(
     private readonly store: Store,
@@ -116,7 +118,7 @@ export class SyncStore {
   async markFolderGone(folderId: number): Promise<void> {
     await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
-      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute());
+      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute(), true);
       await trx
         .updateTable('folders')
         .set({ status: 'gone', uidvalidity: null, uidnext: null, highestmodseq: null })
@@ -128,7 +130,7 @@ export class SyncStore {
   async resetFolder(folderId: number): Promise<void> {
     await this.beforeChange();
     await this.db.transaction().execute(async (trx) => {
-      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute());
+      this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute(), true);
       await trx.updateTable('folders').set({ uidvalidity: null, uidnext: null, highestmodseq: null }).where('id', '=', folderId).execute();
     });
   }
@@ -203,6 +205,7 @@ export class SyncStore {
             .where('uid', 'in', part)
             .returning('stable_id')
             .execute(),
+          true,
         );
       }
     });
@@ -235,8 +238,9 @@ export class SyncStore {
     return claimed;
   }
 
-  private touch(rows: { stable_id: string }[]): void {
+  private touch(rows: { stable_id: string }[], removed = false): void {
     for (const r of rows) this.touched.add(r.stable_id);
+    if (removed) this.removed += rows.length;
   }
 
   async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
@@ -311,9 +315,15 @@ export class SyncStore {
     return out;
   }
 
-  /** Whether the account stores any message at all (live or soft-deleted). */
-  async hasMessages(): Promise<boolean> {
-    const row = await this.db.selectFrom('messages').select('id').where('account_id', '=', this.accountId).limit(1).executeTakeFirst();
+  /** Whether the account has soft-deleted messages (which a new UID could bring back). */
+  async hasDeletedMessages(): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select('id')
+      .where('account_id', '=', this.accountId)
+      .where('deleted_at', 'is not', null)
+      .limit(1)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
