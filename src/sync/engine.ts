@@ -120,7 +120,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       since === null &&
       !account.unseenOnly &&
       store.removed === 0 &&
-      !leftover &&
+      !(leftover && (await store.hasMessages())) &&
       !(await store.hasDeletedMessages());
     const bodies: BodiesAlong | null = capFits
       ? {

@@ -315,6 +315,12 @@ export class SyncStore {
     return out;
   }
 
+  /** Whether the account stores any message at all (live or soft-deleted). */
+  async hasMessages(): Promise<boolean> {
+    const row = await this.db.selectFrom('messages').select('id').where('account_id', '=', this.accountId).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Whether the account has soft-deleted messages (which a new UID could bring back). */
   async hasDeletedMessages(): Promise<boolean> {
     const row = await this.db
