@@ -155,7 +155,7 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
 }
 
 async function vanishedBySearch(run: SyncRun, w: FolderWork, range: string): Promise<number[]> {
-  const onServer = new Set((await run.client.search({ uid: range }, { uid: true })) || []);
+  const onServer = new Set(await run.searchUids(range));
   return [...(await run.store.knownUids(w.id))].filter((u) => !onServer.has(u));
 }
 
@@ -256,7 +256,7 @@ async function readWithBodies(
   bodies: BodiesAlong,
   at: { folderIndex: number; folderCount: number },
 ): Promise<void> {
-  const uids = ((await run.client.search({ uid: `${from}:*` }, { uid: true })) || []).filter((u) => u >= from).sort((a, b) => b - a);
+  const uids = (await run.searchUids(`${from}:*`)).filter((u) => u >= from).sort((a, b) => b - a);
   const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: uids.length };
   const start = bodies.writer.done;
   bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });

@@ -72,6 +72,22 @@ export class SyncRun {
     };
   }
 
+  /**
+   * UID SEARCH that fails loudly. ImapFlow answers "no result" when no mailbox is selected (after a
+   * server BYE) or the server refuses the search; read as "no messages", that would skip new mail or
+   * mark every known message deleted.
+   */
+  async searchUids(range: string): Promise<number[]> {
+    const found = await this.client.search({ uid: range }, { uid: true });
+    if (Array.isArray(found)) return found;
+    const err = new Error('UID SEARCH got no answer') as Error & { code?: string; responseStatus?: string; responseText?: string };
+    // We search only inside an open folder: none selected any more, or a BYE seen, means the session was lost.
+    const bye = (this.client as { byeReason?: unknown }).byeReason;
+    if (!this.client.usable || !this.client.mailbox || typeof bye === 'string') err.code = 'NoConnection';
+    else Object.assign(err, { responseStatus: 'NO', responseText: 'UID SEARCH failed' });
+    throw err;
+  }
+
   /** EXAMINE (read-only). A folder deleted meanwhile becomes a warning and its state is dropped. */
   async openFolder(w: FolderWork): Promise<MailboxLockObject | null> {
     try {
