@@ -9,7 +9,7 @@ import { stableIdKey } from './identity.js';
 import { createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
 import { parserPoolFor } from './parser-pool.js';
-import { planFolders, sinceMs, type ListedFolder } from './plan.js';
+import { needsCount, planFolders, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork, type BodiesAlong, type FolderWork } from './state-step.js';
 import { SyncRun } from './sync-run.js';
@@ -96,9 +96,14 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     for (const g of plan.gone) await store.markFolderGone(g.id);
     const storedByPath = new Map(storedFolders.map((f) => [f.path, f]));
     const folders = [];
-    for (const l of plan.selected)
-      folders.push({ id: await store.upsertFolder(account.id, l), listed: l, stored: storedByPath.get(l.path) });
-    const work = planWork(r, folders, await store.folderCounts(account.id));
+    for (const l of plan.selected) {
+      const s = storedByPath.get(l.path);
+      // A write only for a folder that is new, came back, or changed its delimiter or special use.
+      const same = s && s.status === 'active' && s.delimiter === l.delimiter && s.special_use === l.specialUse;
+      folders.push({ id: same ? s.id : await store.upsertFolder(account.id, l), listed: l, stored: s });
+    }
+    const counted = folders.filter((f) => needsCount(f.stored, f.listed.status, condstore)).map((f) => f.id);
+    const work = planWork(r, folders, await store.folderCounts(counted));
     let n = 0;
     for (const w of work) {
       r.throwIfAborted();

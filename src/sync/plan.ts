@@ -24,6 +24,21 @@ export interface StoredFolder {
   uidvalidity: number | null;
   uidnext: number | null;
   highestmodseq: string | null;
+  delimiter?: string | null;
+  special_use?: string | null;
+}
+
+/** Folders whose message count decides whether they changed: everything else about them is the same. */
+export function needsCount(stored: StoredFolder | undefined, server: ServerFolderStatus | undefined, condstore: boolean): boolean {
+  return (
+    condstore &&
+    !!stored &&
+    !!server &&
+    stored.highestmodseq !== null &&
+    stored.uidvalidity === server.uidValidity &&
+    stored.uidnext === server.uidNext &&
+    stored.highestmodseq === server.highestModseq
+  );
 }
 
 /** Include/exclude: exact paths, or a trailing '*' for a prefix (so 'Archive*' is Archive and below). INBOX is case-insensitive. */

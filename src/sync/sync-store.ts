@@ -91,7 +91,7 @@ export class SyncStore {
   async loadFolders(accountId: number): Promise<StoredFolder[]> {
     const rows = await this.db
       .selectFrom('folders')
-      .select(['id', 'path', 'status', 'uidvalidity', 'uidnext', 'highestmodseq'])
+      .select(['id', 'path', 'status', 'uidvalidity', 'uidnext', 'highestmodseq', 'delimiter', 'special_use'])
       .where('account_id', '=', accountId)
       .execute();
     return rows.map((r) => ({
@@ -135,11 +135,13 @@ export class SyncStore {
     });
   }
 
-  async folderCounts(accountId: number): Promise<Map<number, number>> {
+  /** Mirrored messages per folder, for these folders only (a count per folder walks its rows). */
+  async folderCounts(folderIds: number[]): Promise<Map<number, number>> {
+    if (folderIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('server_messages')
       .select(['folder_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('account_id', '=', accountId)
+      .where('folder_id', 'in', folderIds)
       .groupBy('folder_id')
       .execute();
     return new Map(rows.map((r) => [Number(r.folder_id), Number(r.n)]));

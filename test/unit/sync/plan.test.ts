@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  needsCount,
   chunks,
   diffKnownMessages,
   flagsText,
@@ -111,5 +112,16 @@ describe('state diff and helpers', () => {
     expect(sinceMs('2023-06-01')).toBe(Date.UTC(2023, 5, 1));
     expect(sinceMs('nope')).toBeNull();
     expect(sinceMs(null)).toBeNull();
+  });
+
+  it('counts mirrored messages only for folders whose status is otherwise unchanged', () => {
+    const stored = { id: 1, path: 'INBOX', status: 'active' as const, uidvalidity: 7, uidnext: 10, highestmodseq: '5' };
+    const server = { uidValidity: 7, uidNext: 10, highestModseq: '5', messages: 9 };
+    expect(needsCount(stored, server, true)).toBe(true);
+    expect(needsCount(stored, { ...server, uidNext: 11 }, true)).toBe(false);
+    expect(needsCount(stored, { ...server, highestModseq: '6' }, true)).toBe(false);
+    expect(needsCount(stored, server, false)).toBe(false);
+    expect(needsCount(undefined, server, true)).toBe(false);
+    expect(needsCount({ ...stored, highestmodseq: null }, { ...server, highestModseq: null }, true)).toBe(false);
   });
 });
