@@ -133,6 +133,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
           parser: instead ? parserPoolFor(expectedNew) : null,
           instead,
           filters: { sinceMs: since, unseenOnly: account.unseenOnly },
+          budget: limit ?? Number.POSITIVE_INFINITY,
         }
       : null;
     n = 0;

@@ -38,6 +38,8 @@ export interface BodiesAlong {
   parser: ParserPool | null;
   instead: boolean;
   filters: { sinceMs: number | null; unseenOnly: boolean };
+  /** Bodies this run may still fetch (max_emails): mail that arrived after LIST must not push a run past it. */
+  budget: number;
 }
 const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 
@@ -175,8 +177,12 @@ export async function passB(
       await run.store.resetFolder(w.id);
       w.newFrom = 1;
     }
-    if (box.exists > 0 && box.uidNext > w.newFrom && bodies?.instead) {
-      await readWithBodies(run, w, w.newFrom, bodies, at);
+    const from = w.newFrom;
+    const uids =
+      box.exists > 0 && box.uidNext > from && bodies?.instead ? (await run.searchUids(`${from}:*`)).filter((u) => u >= from) : null;
+    if (bodies && uids && uids.length <= bodies.budget) {
+      bodies.budget -= uids.length;
+      await readWithBodies(run, w, uids, bodies, at);
     } else if (box.exists > 0 && box.uidNext > w.newFrom) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
@@ -240,6 +246,9 @@ async function fetchNewContent(
     .filter((r) => sinceMs === null || (r.internal_date !== null && r.internal_date >= sinceMs))
     .filter((r) => !unseenOnly || !(JSON.parse(r.flags) as string[]).includes('\\Seen'))
     .sort((a, b) => (b.internal_date ?? 0) - (a.internal_date ?? 0) || b.uid - a.uid);
+  if (want.length > bodies.budget) run.deferred = true;
+  want.splice(bodies.budget);
+  bodies.budget -= want.length;
   if (want.length === 0) return;
   const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: want.length };
   const start = bodies.writer.done;
@@ -252,11 +261,11 @@ async function fetchNewContent(
 async function readWithBodies(
   run: SyncRun,
   w: FolderWork,
-  from: number,
+  newUids: number[],
   bodies: BodiesAlong,
   at: { folderIndex: number; folderCount: number },
 ): Promise<void> {
-  const uids = (await run.searchUids(`${from}:*`)).filter((u) => u >= from).sort((a, b) => b - a);
+  const uids = [...newUids].sort((a, b) => b - a);
   const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: uids.length };
   const start = bodies.writer.done;
   bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });
@@ -282,7 +291,6 @@ async function readWithBodies(
   const query = { uid: true, flags: true, size: true, internalDate: true, source: true };
   for (const part of chunks(uids, BODY_FETCH_BATCH)) {
     for await (const m of run.client.fetch(uidSet(part), query, { uid: true })) {
-      if (m.uid < from) continue;
       const row = mirrorRow(run, w.id, m);
       const raw = m.source ?? Buffer.alloc(0);
       rows.push(row);
