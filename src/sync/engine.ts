@@ -116,9 +116,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const expectedNew = work.reduce((sum, w) => sum + newUidsAtMost(w), 0);
     // With a cap that may cut, step 2 must choose the newest across all folders: no bodies in pass B then.
     const capFits = limit === null || expectedNew <= limit;
-    // A new UID can be a stored message moved or brought back only if this run removed a location,
-    // an interrupted run left work, or the account has soft-deleted messages; otherwise each body is read at once, instead of
-    // identity headers first (filters would fetch bodies they then skip, so not with filters).
+    // A new UID can be a stored message moved or brought back only if this run removed a location, an
+    // interrupted run left work, or the account has soft-deleted messages; otherwise each body is read
+    // at once instead of identity headers first (not with filters: it would fetch bodies it then skips).
     const instead =
       capFits &&
       expectedNew > 0 &&

@@ -20,6 +20,7 @@ import type { SyncStore, ServerMessageRow } from './sync-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const HEADER_BATCH = 500;
+const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 /** UIDs per FETCH when bodies are read instead of headers. */
 const BODY_FETCH_BATCH = 500;
 /** Beyond this many new UIDs in one folder, their bodies are left to step 2 (bounded memory here). */
@@ -41,7 +42,6 @@ export interface BodiesAlong {
   /** Bodies this run may still fetch (max_emails): mail that arrived after LIST must not push a run past it. */
   budget: number;
 }
-const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 
 export interface FolderWork {
   id: number;
@@ -189,8 +189,10 @@ export async function passB(
       let inserted: ServerMessageRow[] | null = bodies ? [] : null;
       const flush = async () => {
         const rows = await claimAndInsert(run, batch, bases);
-        if (inserted && inserted.length + rows.length > IN_VISIT_MAX) run.deferred = true;
-        if (inserted) inserted = inserted.length + rows.length > IN_VISIT_MAX ? null : [...inserted, ...rows];
+        if (inserted && inserted.length + rows.length > IN_VISIT_MAX) {
+          run.deferred = true;
+          inserted = null;
+        } else if (inserted) inserted.push(...rows);
         batch = [];
         bases = [];
         run.throwIfAborted();
@@ -230,6 +232,20 @@ function mirrorRow(run: SyncRun, folderId: number, m: FetchMessageObject): Serve
   };
 }
 
+/** Fetch progress of one folder's bodies in pass B, counted from this folder's first stored message. */
+function reportFetch(
+  run: SyncRun,
+  writer: BatchWriter,
+  w: FolderWork,
+  at: { folderIndex: number; folderCount: number },
+  total: number,
+): void {
+  const progress = { phase: 'fetch' as const, folder: w.path, ...at, total };
+  const start = writer.done;
+  writer.onStored = (done) => run.progress({ ...progress, done: done - start });
+  run.progress({ ...progress, done: 0 });
+}
+
 /** The bodies of newly mirrored UIDs that no stored message has, newest first, while the folder is open. */
 async function fetchNewContent(
   run: SyncRun,
@@ -250,10 +266,7 @@ async function fetchNewContent(
   want.splice(bodies.budget);
   bodies.budget -= want.length;
   if (want.length === 0) return;
-  const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: want.length };
-  const start = bodies.writer.done;
-  bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });
-  run.progress({ ...progress, done: 0 });
+  reportFetch(run, bodies.writer, w, at, want.length);
   await fetchBodies(run, want, bodies.writer, parserPoolFor(want.length));
 }
 
@@ -266,10 +279,7 @@ async function readWithBodies(
   at: { folderIndex: number; folderCount: number },
 ): Promise<void> {
   const uids = [...newUids].sort((a, b) => b - a);
-  const progress = { phase: 'fetch' as const, folder: w.path, ...at, total: uids.length };
-  const start = bodies.writer.done;
-  bodies.writer.onStored = (done) => run.progress({ ...progress, done: done - start });
-  run.progress({ ...progress, done: 0 });
+  reportFetch(run, bodies.writer, w, at, uids.length);
   let rows: ServerMessageRow[] = [];
   let bases: string[] = [];
   let got: Fetched[] = [];
