@@ -43,6 +43,8 @@ export function startCheckpointer(path: string): Checkpointer | null {
     worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { path, driver: fileURLToPath(import.meta.resolve('better-sqlite3')), pollMs: POLL_MS },
+      // It only runs a pragma now and then: a small heap keeps the thread from adding to peak RSS.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
   } catch {
     return null;

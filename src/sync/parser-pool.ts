@@ -45,7 +45,13 @@ export class ParserPool {
     const moduleUrl = new URL(`./parse-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
     const tsxApiUrl = fromSource ? import.meta.resolve('tsx/esm/api') : null;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { moduleUrl, tsxApiUrl } });
+      // A small young generation: the thread's garbage is many short strings and objects per message
+      // (bodies themselves live outside the heap); collecting it often keeps the process's peak RSS down.
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { moduleUrl, tsxApiUrl },
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
       w.on('message', (m: Reply) => {
         if (m.fatal !== undefined) return this.failAll(new Error(m.fatal));
         const p = this.pending.get(m.id);
