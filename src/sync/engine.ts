@@ -6,7 +6,7 @@ import type { SyncInput, SyncStats } from './engine-types.js';
 import { permanent, SyncError } from './errors.js';
 import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
-import { createImapClient } from './imap-connection.js';
+import { byeReason, createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
 import { parserPoolFor } from './parser-pool.js';
 import { needsCount, planFolders, sinceMs, type ListedFolder } from './plan.js';
@@ -212,11 +212,11 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     return stats;
   } catch (err) {
     // After a server BYE, ImapFlow keeps its text on the client; the error the pending command got may not carry it.
-    const bye = (client as { byeReason?: unknown } | undefined)?.byeReason;
+    const bye = byeReason(client);
     const lost = err as { code?: unknown; reason?: unknown } | null;
     // A command issued between the BYE and the socket closing finds no mailbox selected: the same loss.
-    if (typeof bye === 'string' && lost && typeof lost === 'object' && lost.code === 'NoMailboxSelected') lost.code = 'NoConnection';
-    if (typeof bye === 'string' && lost && typeof lost === 'object' && (lost.code === 'NoConnection' || lost.code === 'EConnectionClosed'))
+    if (bye !== undefined && lost && typeof lost === 'object' && lost.code === 'NoMailboxSelected') lost.code = 'NoConnection';
+    if (bye !== undefined && lost && typeof lost === 'object' && (lost.code === 'NoConnection' || lost.code === 'EConnectionClosed'))
       lost.reason ??= bye;
     client?.close();
     const e = toSyncError(err, where);

@@ -17,14 +17,23 @@ export interface IdentityHeaders {
 }
 
 /**
+ * Where the header block of `raw` ends: the start of its first empty line (CRLF or bare LF), or -1
+ * when there is none. Works on the bytes, so no message is turned into a string to find it.
+ */
+export function headerEnd(raw: Buffer): number {
+  const ends = [raw.indexOf('\n\n'), raw.indexOf('\n\r\n')].filter((i) => i >= 0);
+  if (ends.length === 0) return -1;
+  const nl = Math.min(...ends);
+  return nl > 0 && raw[nl - 1] === 0x0d ? nl - 1 : nl;
+}
+
+/**
  * The header block of a full message (up to the first empty line), as the server would answer
  * BODY.PEEK[HEADER.FIELDS …] from it: the identity must come out the same from either.
  */
 export function headerBlock(raw: Buffer): Buffer {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i >= 0);
-  return ends.length === 0 ? raw : raw.subarray(0, Math.min(...ends) + 1);
+  const end = headerEnd(raw);
+  return end < 0 ? raw : raw.subarray(0, end);
 }
 
 /** Parses an RFC 5322 header block (as fetched with BODY.PEEK[HEADER.FIELDS …]); unfolds continuation lines. */

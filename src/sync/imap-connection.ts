@@ -79,3 +79,9 @@ export function createImapClient(
   if (account.tlsFingerprint && account.security !== 'none') opts.transport = pinnedTransport(account.tlsFingerprint);
   return new ImapFlow(opts);
 }
+
+/** The text of the server's BYE, once one arrived (ImapFlow keeps it on the client, not public). */
+export function byeReason(client: ImapFlow | undefined): string | undefined {
+  const bye = (client as { byeReason?: unknown } | undefined)?.byeReason;
+  return typeof bye === 'string' ? bye : undefined;
+}

@@ -10,7 +10,7 @@
 import PostalMime, { type Address } from 'postal-mime';
 import { parseFast, type EmailFields } from '../mime/parse-fast.js';
 import type { AttachmentMeta, MessageBody, MessageMeta } from '../messages/message-format.js';
-import { parseIdentityHeaders } from './identity.js';
+import { headerBlock, parseIdentityHeaders } from './identity.js';
 
 export interface ParsedAttachment {
   meta: AttachmentMeta;
@@ -44,13 +44,9 @@ function contentBytes(c: ArrayBuffer | Uint8Array | string): Buffer {
 
 /** A header block that cannot hold a message: no header line before the first empty line. */
 function structuralProblem(raw: Buffer): string | null {
-  // The header block (up to the first empty line, within 64 KB), found on the bytes: converting
-  // 64 KB to a string for every message cost more than the rest of this check.
-  const head = raw.subarray(0, Math.min(raw.length, 64 * 1024));
-  const ends = [head.indexOf('\n\n'), head.indexOf('\n\r\n')].filter((i) => i >= 0);
-  const nl = ends.length > 0 ? Math.min(...ends) : -1;
-  const end = nl > 0 && head[nl - 1] === 0x0d ? nl - 1 : nl;
-  const headers = (end >= 0 ? head.subarray(0, end) : head).toString('latin1');
+  // The header block within the first 64 KB; only it becomes a string (64 KB per message cost more
+  // than the rest of this check).
+  const headers = headerBlock(raw.subarray(0, Math.min(raw.length, 64 * 1024))).toString('latin1');
   if (!/^[!-9;-~]+:/m.test(headers)) return 'no header fields found';
   const ct = /^content-type:[ \t]*multipart\/[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*/im.exec(headers);
   if (ct && !/boundary\s*=/i.test(ct[0])) return 'multipart message without a boundary parameter';

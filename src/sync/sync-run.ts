@@ -4,6 +4,7 @@ import type { ImapFlow, MailboxLockObject } from 'imapflow';
 import type { Logger } from 'pino';
 import type { AccountSettings, SyncProgress } from './engine-types.js';
 import { SyncError } from './errors.js';
+import { byeReason } from './imap-connection.js';
 import { isMissingFolder, type FolderWork } from './state-step.js';
 import type { SyncStore } from './sync-store.js';
 
@@ -82,8 +83,7 @@ export class SyncRun {
     if (Array.isArray(found)) return found;
     const err = new Error('UID SEARCH got no answer') as Error & { code?: string; responseStatus?: string; responseText?: string };
     // We search only inside an open folder: none selected any more, or a BYE seen, means the session was lost.
-    const bye = (this.client as { byeReason?: unknown }).byeReason;
-    if (!this.client.usable || !this.client.mailbox || typeof bye === 'string') err.code = 'NoConnection';
+    if (!this.client.usable || !this.client.mailbox || byeReason(this.client) !== undefined) err.code = 'NoConnection';
     else Object.assign(err, { responseStatus: 'NO', responseText: 'UID SEARCH failed' });
     throw err;
   }
