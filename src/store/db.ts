@@ -68,9 +68,11 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     database.pragma('synchronous = NORMAL');
-    const checkpointer = config.store.path === ':memory:' ? null : startCheckpointer(config.store.path);
-    // Checkpoints (copy + fsync) run in their own thread when it started, else every 64 MB here.
-    database.pragma(`wal_autocheckpoint = ${checkpointer ? 0 : 4096}`);
+    // Checkpoints (copy + fsync) run in their own thread when it runs, else every 64 MB here.
+    const autoCheckpoints = () => database.open && database.pragma('wal_autocheckpoint = 4096');
+    const checkpointer = config.store.path === ':memory:' ? null : startCheckpointer(config.store.path, autoCheckpoints);
+    if (checkpointer) database.pragma('wal_autocheckpoint = 0');
+    else autoCheckpoints();
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     return {
       db,

@@ -36,8 +36,11 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
-/** Starts the checkpoint thread for a WAL database file; null when no thread can start (keep automatic checkpoints then). */
-export function startCheckpointer(path: string): Checkpointer | null {
+/**
+ * Starts the checkpoint thread for a WAL database file; null when no thread can start (keep automatic
+ * checkpoints then). `onLost` runs if the thread ends unasked, so the caller can turn them back on.
+ */
+export function startCheckpointer(path: string, onLost: () => void): Checkpointer | null {
   let worker: Worker;
   try {
     worker = new Worker(WORKER_SOURCE, {
@@ -50,11 +53,17 @@ export function startCheckpointer(path: string): Checkpointer | null {
     return null;
   }
   worker.unref();
-  worker.on('error', () => {});
   let closed: Promise<void> | null = null;
+  let exited = false;
+  worker.on('error', () => {});
+  worker.on('exit', () => {
+    exited = true;
+    if (!closed) onLost();
+  });
   return {
     close() {
       closed ??= new Promise<void>((resolve) => {
+        if (exited) return resolve();
         const timer = setTimeout(resolve, 2000);
         const done = () => {
           clearTimeout(timer);

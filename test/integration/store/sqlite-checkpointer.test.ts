@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/config.js';
 import { openStore } from '../../../src/store/db.js';
+import { startCheckpointer } from '../../../src/store/sqlite-checkpointer.js';
 
 describe('SQLite checkpoints', () => {
   it('run in their own thread: the serving connection never checkpoints, yet the WAL reaches the database file', async () => {
@@ -26,5 +27,15 @@ describe('SQLite checkpoints', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('tells its owner when the thread ends unasked, so automatic checkpoints can come back', async () => {
+    let lost = false;
+    const cp = startCheckpointer(join(tmpdir(), 'no-such-dir-mh', 'x.db'), () => (lost = true));
+    expect(cp).not.toBeNull();
+    const deadline = Date.now() + 5000;
+    while (!lost && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(lost).toBe(true);
+    await cp!.close();
   });
 });
