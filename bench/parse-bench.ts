@@ -1,4 +1,4 @@
-// Parser measurement behind src/sync/parse-message.ts over the benchmark mailbox's message mix:
+// Parser measurement behind src/mime/parse-email.ts over the benchmark mailbox's message mix:
 // postal-mime with Node 20's Blob and with the concatenating Blob the parse worker installs, and the
 // fast path (src/mime/parse-fast.ts) with postal-mime for the messages it declines.
 // (mailparser is not installed; notes/stack.md measured it 1.2–2.2× slower than postal-mime.)
@@ -6,7 +6,7 @@
 import PostalMime from 'postal-mime';
 import { parseFast } from '../src/mime/parse-fast.js';
 import { installConcatBlob } from '../src/sync/concat-blob.js';
-import { POSTAL_MIME_OPTIONS } from '../src/sync/parse-message.js';
+import { POSTAL_MIME_OPTIONS } from '../src/mime/parse-email.js';
 import { MailboxWriter } from './mailbox.js';
 
 const N = Number(process.env.PARSE_MESSAGES ?? 1000);

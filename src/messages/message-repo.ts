@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { decrypt, decryptJson, DecryptError } from '../crypto/aead.js';
 import type { Database } from '../store/schema.js';
+import { messageContent } from './message-content.js';
 import { attachmentAad, bodyAad, metaAad, rawAad, type AttachmentMeta, type MessageBody, type MessageMeta } from './message-format.js';
 
 export interface MessageListRow {
@@ -149,13 +150,16 @@ export async function getMessage(db: Kysely<Database>, dek: Buffer, userId: numb
   if (!Number.isSafeInteger(messageId)) return undefined;
   const r = await baseQuery(db, userId)
     .where('m.id', '=', messageId)
-    .select([...LIST_COLUMNS, 'm.body_enc', 'm.size', 'm.has_skipped_attachments'])
+    .select([...LIST_COLUMNS, 'm.body_enc', 'm.raw_enc', 'm.size', 'm.has_skipped_attachments'])
     .executeTakeFirst();
   if (!r) return undefined;
   const { row, meta } = listRow(dek, r);
+  // body_enc: a message stored by a version that kept the decoded body apart.
   const body: MessageBody = r.body_enc
     ? decryptJson<MessageBody>(dek, r.body_enc, bodyAad(row.accountId, r.stable_id), 'a message')
-    : { text: null, html: null };
+    : r.raw_enc
+      ? (await messageContent(decrypt(dek, r.raw_enc, rawAad(row.accountId, r.stable_id), 'a message'))).body
+      : { text: null, html: null };
   return {
     ...row,
     to: meta.to,
@@ -178,20 +182,25 @@ export async function getAttachment(
 ): Promise<AttachmentContent | undefined> {
   if (!Number.isSafeInteger(messageId) || !Number.isSafeInteger(idx)) return undefined;
   const r = await baseQuery(db, userId)
-    .innerJoin('attachments as t', (j) => j.onRef('t.message_id', '=', 'm.id').on('t.idx', '=', idx))
+    .leftJoin('attachments as t', (j) => j.onRef('t.message_id', '=', 'm.id').on('t.idx', '=', idx))
     .where('m.id', '=', messageId)
-    .select(['m.account_id', 'm.stable_id', 'm.meta_enc', 't.size', 't.too_large', 't.content_enc'])
+    .select(['m.account_id', 'm.stable_id', 'm.meta_enc', 'm.raw_enc', 't.content_enc'])
     .executeTakeFirst();
   if (!r) return undefined;
   const accountId = Number(r.account_id);
   const meta = decryptJson<MessageMeta>(dek, r.meta_enc, metaAad(accountId, r.stable_id), 'a message');
   const m = meta.attachments.find((a) => a.idx === idx);
-  return {
-    filename: m?.filename ?? null,
-    mimeType: m?.mimeType ?? 'application/octet-stream',
-    size: Number(r.size),
-    content: r.content_enc ? decrypt(dek, r.content_enc, attachmentAad(accountId, r.stable_id, idx), 'an attachment') : null,
-  };
+  if (!m) return undefined;
+  let content: Buffer | null = null;
+  // Above the size limit: kept as metadata only, as the account's settings ask.
+  if (!m.tooLarge) {
+    // content_enc: an attachment stored apart by an earlier version; otherwise derived from the raw source.
+    if (r.content_enc) content = decrypt(dek, r.content_enc, attachmentAad(accountId, r.stable_id, idx), 'an attachment');
+    else if (r.raw_enc)
+      content = (await messageContent(decrypt(dek, r.raw_enc, rawAad(accountId, r.stable_id), 'a message'))).attachment(idx);
+    if (!content) return undefined;
+  }
+  return { filename: m.filename, mimeType: m.mimeType, size: m.size, content };
 }
 
 /** The original message source (RFC 5322 bytes), e.g. for "download .eml". */

@@ -4,7 +4,7 @@
 import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { transient } from './errors.js';
-import { parseEmail } from './parse-message.js';
+import { parseEmail } from '../mime/parse-email.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
 import { chunks, uidSet } from './plan.js';
 import { sealMessage, type SealedMessage } from './seal-message.js';
@@ -145,7 +145,6 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
   const accountId = run.account.id;
   const now = Date.now();
   const rows: Insertable<MessagesTable>[] = [];
-  const attachments = new Map<string, SealedMessage['attachments']>();
   const sealed = await Promise.all(sealing);
   batch.forEach(({ p }, i) => {
     const s = sealed[i];
@@ -161,7 +160,7 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
       sent_at: s.sentAt ?? p.internal_date,
       size: s.size,
       meta_enc: s.metaEnc,
-      body_enc: s.bodyEnc,
+      body_enc: null,
       raw_enc: s.rawEnc,
       parse_error: s.parseError,
       has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,
@@ -169,25 +168,11 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
       created_at: now,
       updated_at: now,
     });
-    if (s.attachments.length > 0) attachments.set(p.stable_id, s.attachments);
   });
-  await run.store.db.transaction().execute(async (trx) => {
-    const inserted = await trx
-      .insertInto('messages')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
-      .returning(['id', 'stable_id'])
-      .execute();
-    const attRows = inserted.flatMap((r) =>
-      (attachments.get(r.stable_id) ?? []).map((a) => ({
-        message_id: Number(r.id),
-        idx: a.idx,
-        size: a.size,
-        too_large: a.tooLarge ? 1 : 0,
-        content_enc: a.contentEnc,
-      })),
-    );
-    for (const part of chunks(attRows, 50)) await trx.insertInto('attachments').values(part).execute();
-  });
+  await run.store.db
+    .insertInto('messages')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
+    .execute();
   run.stats.fetched += batch.length;
 }

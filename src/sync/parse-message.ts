@@ -1,14 +1,10 @@
-// MIME parsing for step 2. Parser chosen by measurement: postal-mime 4.0 parsed a 20 KB multipart
-// message 1.2–2.2× faster than mailparser 3.14 (notes/stack.md: ≈1,200–1,800 vs 700–1,000 msgs/s on
-// one core; mailparser is not installed here). Our run of bench/parse-bench.ts over the benchmark
-// mix (1,000 messages, 29 MB): 89 msgs/s with Node 20's Blob, 398 msgs/s with the concatenating Blob
-// of concat-blob.ts — so parsing runs in a worker thread with that Blob (parser-pool.ts), off the
-// IMAP/SQL thread. postal-mime is also dependency-free and keeps attachments as bytes.
-// Even so postal-mime (~75 MB/s, line by line in JavaScript) was the dominant cost of an initial sync,
-// so both paths first try the fast path of src/mime/parse-fast.ts, which gives the same fields for the
-// common, well-formed messages at several hundred MB/s and declines the rest to postal-mime.
-import PostalMime, { type Address } from 'postal-mime';
-import { parseFast, type EmailFields } from '../mime/parse-fast.js';
+// What step 2 keeps of a parsed message: its fields (meta), attachment list and parse problem. The text,
+// HTML and attachment bytes are not stored apart from the raw source: the read model derives them from it
+// (src/messages/message-content.ts), so each message's bytes are written and encrypted once.
+// The parse itself runs in a worker thread with the concatenating Blob of concat-blob.ts (parser-pool.ts).
+import type { Address } from 'postal-mime';
+import { contentBytes, parseEmail } from '../mime/parse-email.js';
+import type { EmailFields } from '../mime/parse-fast.js';
 import type { AttachmentMeta, MessageBody, MessageMeta } from '../messages/message-format.js';
 import { headerBlock, parseIdentityHeaders } from './identity.js';
 
@@ -36,12 +32,6 @@ function addresses(list: Address[] | Address | undefined): string[] {
   return (Array.isArray(list) ? list : [list]).flatMap(formatAddress);
 }
 
-function contentBytes(c: ArrayBuffer | Uint8Array | string): Buffer {
-  if (typeof c === 'string') return Buffer.from(c, 'utf8');
-  if (c instanceof Uint8Array) return Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-  return Buffer.from(c);
-}
-
 /** A header block that cannot hold a message: no header line before the first empty line. */
 function structuralProblem(raw: Buffer): string | null {
   // The header block within the first 64 KB; only it becomes a string (64 KB per message cost more
@@ -53,23 +43,10 @@ function structuralProblem(raw: Buffer): string | null {
   return null;
 }
 
-/** Parses in this thread: the fast path, else postal-mime; a failure comes back as an Error. */
-export async function parseEmail(raw: Buffer): Promise<EmailFields | Error> {
-  const fast = parseFast(raw);
-  if (fast) return fast;
-  try {
-    return await PostalMime.parse(raw, POSTAL_MIME_OPTIONS);
-  } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
-  }
-}
-
 /** Parses in this thread into what the store keeps. */
 export async function parseMessage(raw: Buffer, maxAttachmentBytes: number): Promise<ParsedMessage> {
   return fromParseResult(raw, await parseEmail(raw), maxAttachmentBytes);
 }
-
-export const POSTAL_MIME_OPTIONS = { attachmentEncoding: 'arraybuffer', maxNestingDepth: 64 } as const;
 
 /** Turns the parse result (postal-mime's or the fast path's, or a failure) into what the store keeps. */
 export function fromParseResult(raw: Buffer, result: EmailFields | Error, maxAttachmentBytes: number): ParsedMessage {

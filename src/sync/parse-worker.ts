@@ -3,7 +3,7 @@
 // main thread is left with reading IMAP and writing SQL. The Blob patch stays inside this thread.
 import { parentPort } from 'node:worker_threads';
 import { installConcatBlob } from './concat-blob.js';
-import { parseEmail } from './parse-message.js';
+import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer } from './parser-pool.js';
 import { sealMessage, type SealContext } from './seal-message.js';
 
@@ -24,16 +24,8 @@ if (parentPort) {
         return port.postMessage({ id: m.id, email }, transfer);
       }
       const s = sealMessage(raw, email, { ...m.ctx, dek: Buffer.from(m.ctx.dek) });
-      const sealed = {
-        ...s,
-        metaEnc: ownBuffer(s.metaEnc),
-        bodyEnc: s.bodyEnc && ownBuffer(s.bodyEnc),
-        rawEnc: ownBuffer(s.rawEnc),
-        attachments: s.attachments.map((a) => ({ ...a, contentEnc: a.contentEnc && ownBuffer(a.contentEnc) })),
-      };
-      const transfer = [sealed.metaEnc, sealed.bodyEnc, sealed.rawEnc, ...sealed.attachments.map((a) => a.contentEnc)]
-        .filter((b): b is Uint8Array => b !== null)
-        .map((b) => b.buffer as ArrayBuffer);
+      const sealed = { ...s, metaEnc: ownBuffer(s.metaEnc), rawEnc: ownBuffer(s.rawEnc) };
+      const transfer = [sealed.metaEnc.buffer as ArrayBuffer, sealed.rawEnc.buffer as ArrayBuffer];
       port.postMessage({ id: m.id, sealed }, transfer);
     } catch (err) {
       port.postMessage({ id: m.id, error: String((err as Error)?.message ?? err) });

@@ -91,13 +91,7 @@ export class ParserPool {
     if (r instanceof ParserUnavailable) return r;
     if (!r.sealed) return new ParserUnavailable(`parse thread failed: ${r.error ?? 'no result'}`);
     const s = r.sealed;
-    return {
-      ...s,
-      metaEnc: asBuffer(s.metaEnc),
-      bodyEnc: s.bodyEnc && asBuffer(s.bodyEnc),
-      rawEnc: asBuffer(s.rawEnc),
-      attachments: s.attachments.map((a) => ({ ...a, contentEnc: a.contentEnc && asBuffer(a.contentEnc) })),
-    };
+    return { ...s, metaEnc: asBuffer(s.metaEnc), rawEnc: asBuffer(s.rawEnc) };
   }
 
   private idle(): void {

@@ -112,7 +112,7 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     expect((await getRawMessage(ts.store.db, acc.dek, acc.userId, b!.id))?.toString()).toBe(broken);
   });
 
-  it('an 8 MB attachment is stored encrypted; above the limit only its metadata is kept', async () => {
+  it('an 8 MB attachment is stored encrypted, once; above the limit only its metadata is kept', async () => {
     const { user, acc, list } = await setup();
     const content = randomBytes(8 * 1024 * 1024);
     const mime = (id: string) =>
@@ -146,6 +146,19 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     ]);
     const att = await getAttachment(ts.store.db, acc.dek, acc.userId, row.id, 0);
     expect(att?.content?.equals(content)).toBe(true);
+    expect(detail?.text?.trim()).toBe('see attachment');
+    // The message's bytes are stored once (sealed raw source), not again as a decoded attachment.
+    const stored = await ts.store.db
+      .selectFrom('messages')
+      .select(['raw_enc', 'meta_enc', 'body_enc'])
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
+    const attRows = await ts.store.db.selectFrom('attachments').select('content_enc').execute();
+    const bytes = [stored.raw_enc, stored.meta_enc, stored.body_enc, ...attRows.map((a) => a.content_enc)].reduce(
+      (n, b) => n + (b?.length ?? 0),
+      0,
+    );
+    expect(bytes).toBeLessThan(Buffer.byteLength(mime('big1')) + 4096);
 
     d.writeMessage(user, 'INBOX', mime('big2'));
     await syncAccount(acc.input({ options: { maxAttachmentBytes: 1024 * 1024 } }));
