@@ -5,13 +5,16 @@
 // line by line in JavaScript) was the dominant cost of an initial sync, so the fast path of
 // parse-fast.ts comes first: the same fields for the common, well-formed messages at several hundred MB/s.
 import PostalMime from 'postal-mime';
-import { parseFast, type EmailFields } from './parse-fast.js';
+import { parseFast, type EmailFields, type ParseOptions } from './parse-fast.js';
 
 export const POSTAL_MIME_OPTIONS = { attachmentEncoding: 'arraybuffer', maxNestingDepth: 64 } as const;
 
-/** Parses in this thread: the fast path, else postal-mime; a failure comes back as an Error. */
-export async function parseEmail(raw: Buffer): Promise<EmailFields | Error> {
-  const fast = parseFast(raw);
+/**
+ * Parses in this thread: the fast path, else postal-mime; a failure comes back as an Error. With
+ * `withText: false` text and html may be absent (the fast path skips them; postal-mime always decodes).
+ */
+export async function parseEmail(raw: Buffer, options?: ParseOptions): Promise<EmailFields | Error> {
+  const fast = parseFast(raw, options);
   if (fast) return fast;
   try {
     return await PostalMime.parse(raw, POSTAL_MIME_OPTIONS);

@@ -127,7 +127,7 @@ export class BatchWriter {
       if (s instanceof Error) throw s;
       return s;
     }
-    return sealMessage(f.raw, await parseEmail(f.raw), ctx);
+    return sealMessage(f.raw, await parseEmail(f.raw, { withText: false }), ctx);
   }
 
   async drain(): Promise<void> {

@@ -17,7 +17,8 @@ if (parentPort) {
   port.on('message', async (m: ParseRequest) => {
     try {
       const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-      const email = await parseEmail(raw);
+      // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
+      const email = await parseEmail(raw, { withText: m.kind === 'parse' });
       if (m.kind === 'parse') {
         if (email instanceof Error) return port.postMessage({ id: m.id, error: email.message });
         const transfer = [...new Set(email.attachments.map((a) => a.content).filter((c) => c instanceof ArrayBuffer))];

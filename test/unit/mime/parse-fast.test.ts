@@ -28,6 +28,14 @@ async function viaPostalMime(raw: Buffer): Promise<ParsedMessage> {
 /** Parses with the fast path; when it accepts, what the store keeps must equal postal-mime's. Returns whether it accepted. */
 async function checkEquivalent(raw: Buffer, name: string): Promise<boolean> {
   const fast = parseFast(raw);
+  // The sync's mode (no text wanted) accepts the same messages and gives the same fields, text and html aside.
+  const lean = parseFast(raw, { withText: false });
+  expect(lean !== null, `${name}: accepted without text`).toBe(fast !== null);
+  if (fast && lean) {
+    const { text: _t, html: _h, ...rest } = fast;
+    if (!isDeepStrictEqual(lean, rest)) expect(lean, name).toEqual(rest);
+    expect([lean.text, lean.html]).toEqual([undefined, undefined]);
+  }
   if (!fast) return false;
   const got = fromParseResult(raw, fast, NO_LIMIT);
   const want = await viaPostalMime(raw);
