@@ -9,7 +9,7 @@ import { stableIdKey } from './identity.js';
 import { byeReason, createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
 import { parserPoolFor } from './parser-pool.js';
-import { needsCount, planFolders, sinceMs, type ListedFolder } from './plan.js';
+import { needsCount, planFolders, removalsPossible, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork, type BodiesAlong, type FolderWork } from './state-step.js';
 import { SyncRun } from './sync-run.js';
@@ -102,47 +102,57 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       const same = s && s.status === 'active' && s.delimiter === l.delimiter && s.special_use === l.specialUse;
       folders.push({ id: same ? s.id : await store.upsertFolder(account.id, l), listed: l, stored: s });
     }
-    const counted = folders.filter((f) => needsCount(f.stored, f.listed.status, condstore)).map((f) => f.id);
-    const work = planWork(r, folders, await store.folderCounts(counted));
-    let n = 0;
-    for (const w of work) {
-      r.throwIfAborted();
-      r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
-      await passA(r, w);
-    }
+    const counts = await store.folderCounts(folders.filter((f) => needsCount(f.stored, f.listed.status)).map((f) => f.id));
+    const work = planWork(r, folders, counts);
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
     const since = sinceMs(account.sinceDate);
     const expectedNew = work.reduce((sum, w) => sum + newUidsAtMost(w), 0);
     // With a cap that may cut, step 2 must choose the newest across all folders: no bodies in pass B then.
     const capFits = limit === null || expectedNew <= limit;
-    // A new UID can be a stored message moved or brought back only if this run removed a location, an
-    // interrupted run left work, or the account has soft-deleted messages; otherwise each body is read
-    // at once instead of identity headers first (not with filters: it would fetch bodies it then skips).
-    const instead =
-      capFits &&
-      expectedNew > 0 &&
-      since === null &&
-      !account.unseenOnly &&
-      store.removed === 0 &&
-      !(leftover && (await store.hasMessages())) &&
-      !(await store.hasDeletedMessages());
-    const bodies: BodiesAlong | null = capFits
-      ? {
-          writer: new BatchWriter(r, input.dek, maxAttachmentBytes),
-          parser: instead ? parserPoolFor(expectedNew) : null,
-          instead,
-          filters: { sinceMs: since, unseenOnly: account.unseenOnly },
-          budget: limit ?? Number.POSITIVE_INFINITY,
-        }
-      : null;
+    // When LIST-STATUS shows that no message left any folder, no new UID can be a moved message, so
+    // each folder is visited once for both passes (one EXAMINE, not two). Otherwise pass A runs over
+    // every folder first, so that a moved message's old location is gone before its new one claims an id.
+    const oneVisit = !removalsPossible(work, counts, plan.gone.length);
+    const bodiesAlong = async (): Promise<BodiesAlong | null> => {
+      if (!capFits) return null;
+      // A new UID can be a stored message moved or brought back only if a location was removed, an
+      // interrupted run left work, or the account has soft-deleted messages; otherwise each body is read
+      // at once instead of identity headers first (not with filters: it would fetch bodies it then skips).
+      const instead =
+        expectedNew > 0 &&
+        since === null &&
+        !account.unseenOnly &&
+        store.removed === 0 &&
+        !(leftover && (await store.hasMessages())) &&
+        !(await store.hasDeletedMessages());
+      return {
+        writer: new BatchWriter(r, input.dek, maxAttachmentBytes),
+        parser: instead ? parserPoolFor(expectedNew) : null,
+        instead,
+        filters: { sinceMs: since, unseenOnly: account.unseenOnly },
+        budget: limit ?? Number.POSITIVE_INFINITY,
+      };
+    };
+    let n = 0;
+    for (const w of oneVisit ? [] : work) {
+      r.throwIfAborted();
+      r.progress({ phase: 'state', folder: w.path, folderIndex: ++n, folderCount: work.length });
+      await passA(r, w);
+    }
+    const bodies = await bodiesAlong();
     n = 0;
     try {
       for (const w of work) {
         r.throwIfAborted();
-        if (r.vanishedFolders.has(w.id)) continue;
         const at = { folderIndex: ++n, folderCount: work.length };
         r.progress({ phase: 'state', folder: w.path, ...at });
+        if (oneVisit) {
+          await passA(r, w);
+          // Something left a folder after LIST after all: from here on, new UIDs may be moves.
+          if (bodies && store.removed > 0) bodies.instead = false;
+        }
+        if (r.vanishedFolders.has(w.id)) continue;
         await passB(r, w, bodies, at);
       }
       await bodies?.writer.drain();

@@ -28,17 +28,12 @@ export interface StoredFolder {
   special_use?: string | null;
 }
 
-/** Folders whose message count decides whether they changed: everything else about them is the same. */
-export function needsCount(stored: StoredFolder | undefined, server: ServerFolderStatus | undefined, condstore: boolean): boolean {
-  return (
-    condstore &&
-    !!stored &&
-    !!server &&
-    stored.highestmodseq !== null &&
-    stored.uidvalidity === server.uidValidity &&
-    stored.uidnext === server.uidNext &&
-    stored.highestmodseq === server.highestModseq
-  );
+/**
+ * Known folders whose mirrored message count is worth reading: it decides whether a folder with an
+ * otherwise unchanged status changed at all, and whether any message can have left it (removalsPossible).
+ */
+export function needsCount(stored: StoredFolder | undefined, server: ServerFolderStatus | undefined): boolean {
+  return !!stored && !!server && stored.uidnext !== null && stored.uidvalidity === server.uidValidity;
 }
 
 /** Include/exclude: exact paths, or a trailing '*' for a prefix (so 'Archive*' is Archive and below). INBOX is case-insensitive. */
@@ -109,6 +104,30 @@ export function planFolder(
     return { kind: 'unchanged' };
   }
   return { kind: 'incremental', changedSince: modseqKnown ? stored.highestmodseq : null, knownUpTo: stored.uidnext - 1 };
+}
+
+/**
+ * Can a message have left any followed folder since the last run, as far as LIST-STATUS tells? A known
+ * folder now holds its mirrored count plus the UIDs assigned since (UIDNEXT − stored UIDNEXT) minus
+ * what left it, so equality means nothing left (a new UID expunged again counts as a removal: the
+ * answer errs only towards "possible"). A first scan removes nothing; a rescan after a UIDVALIDITY
+ * change, a folder gone from the server or a missing status may. When nothing can have left, no
+ * new UID can be a moved message's new location, so each folder's two passes may share one visit.
+ */
+export function removalsPossible(
+  work: readonly { id: number; action: FolderAction; listed: ListedFolder; stored: StoredFolder | undefined }[],
+  counts: ReadonlyMap<number, number>,
+  goneFolders: number,
+): boolean {
+  if (goneFolders > 0) return true;
+  return work.some((w) => {
+    const n = counts.get(w.id) ?? 0;
+    if (w.action.kind === 'unchanged') return false;
+    if (w.action.kind === 'full') return n > 0;
+    const s = w.listed.status;
+    if (!s || w.stored?.uidnext == null) return true;
+    return s.messages !== n + (s.uidNext - w.stored.uidnext);
+  });
 }
 
 /** Flags as stored: sorted JSON array, so equal sets compare equal as text. \Recent is session state, not a flag to mirror. */

@@ -340,7 +340,7 @@ export class SyncStore {
     const r = await this.db
       .selectFrom('server_messages')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('account_id', '=', accountId)
+      // By folder alone (this account's folder rows): the primary key covers it, no row is read.
       .where('folder_id', 'in', folderIds)
       .executeTakeFirstOrThrow();
     return Number(r.n);

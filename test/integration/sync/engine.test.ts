@@ -62,6 +62,30 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
   });
 
+  it('new mail and flag changes without expunges: each changed folder is opened once', async () => {
+    const { user, pw, acc } = await setup({}, true);
+    for (let i = 0; i < 4; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'Archive', rawMessage({ subject: `a ${i}` }));
+    d.writeMessage(user, 'Sent', rawMessage({ subject: 'unchanged' }));
+    await syncAccount(acc.input());
+    d.writeMessage(user, 'INBOX', rawMessage({ subject: 'new in inbox' }));
+    d.writeMessage(user, 'Archive', rawMessage({ subject: 'new in archive' }));
+    await d.withClient(user, pw, async (c) => {
+      const lock = await c.getMailboxLock('Archive');
+      try {
+        await c.messageFlagsAdd('1', ['\\Flagged'], { uid: true });
+      } finally {
+        lock.release();
+      }
+    });
+    proxy.resetCounters();
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.flagChanges, stats.deleted]).toEqual([2, 1, 0]);
+    // INBOX and Archive changed (Sent did not): one EXAMINE each, for both passes.
+    expect(proxy.commands.filter((c) => c === 'EXAMINE' || c === 'SELECT')).toEqual(['EXAMINE', 'EXAMINE']);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive', 'Sent']));
+  });
+
   it('new mail, server-side flag changes and expunges are followed', async () => {
     const { user, pw, acc } = await setup();
     for (let i = 0; i < 4; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   needsCount,
+  removalsPossible,
+  type FolderAction,
   chunks,
   diffKnownMessages,
   flagsText,
@@ -114,14 +116,37 @@ describe('state diff and helpers', () => {
     expect(sinceMs(null)).toBeNull();
   });
 
-  it('counts mirrored messages only for folders whose status is otherwise unchanged', () => {
+  it('counts mirrored messages of known folders whose UIDVALIDITY still holds', () => {
     const stored = { id: 1, path: 'INBOX', status: 'active' as const, uidvalidity: 7, uidnext: 10, highestmodseq: '5' };
     const server = { uidValidity: 7, uidNext: 10, highestModseq: '5', messages: 9 };
-    expect(needsCount(stored, server, true)).toBe(true);
-    expect(needsCount(stored, { ...server, uidNext: 11 }, true)).toBe(false);
-    expect(needsCount(stored, { ...server, highestModseq: '6' }, true)).toBe(false);
-    expect(needsCount(stored, server, false)).toBe(false);
-    expect(needsCount(undefined, server, true)).toBe(false);
-    expect(needsCount({ ...stored, highestmodseq: null }, { ...server, highestModseq: null }, true)).toBe(false);
+    expect(needsCount(stored, server)).toBe(true);
+    expect(needsCount(stored, { ...server, uidNext: 11, highestModseq: '6' })).toBe(true);
+    expect(needsCount(stored, { ...server, uidValidity: 8 })).toBe(false);
+    expect(needsCount(undefined, server)).toBe(false);
+    expect(needsCount(stored, undefined)).toBe(false);
+    expect(needsCount({ ...stored, uidnext: null }, server)).toBe(false);
+  });
+
+  it('tells from LIST-STATUS whether any message can have left a folder', () => {
+    const known = { id: 1, path: 'INBOX', status: 'active' as const, uidvalidity: 7, uidnext: 10, highestmodseq: '5' };
+    const status = (messages: number, uidNext: number) => ({ uidValidity: 7, uidNext, highestModseq: '6', messages });
+    const inc = { kind: 'incremental' as const, changedSince: '5', knownUpTo: 9 };
+    const w = (messages: number, uidNext: number, action: FolderAction = inc, stored: StoredFolder | undefined = known) => ({
+      id: 1,
+      action,
+      stored,
+      listed: { ...listed('INBOX'), status: status(messages, uidNext) },
+    });
+    const counts = new Map([[1, 9]]);
+    expect(removalsPossible([w(9, 10)], counts, 0)).toBe(false); // flags changed only
+    expect(removalsPossible([w(12, 13)], counts, 0)).toBe(false); // three new
+    expect(removalsPossible([w(11, 13)], counts, 0)).toBe(true); // three new, one gone (or a new one expunged)
+    expect(removalsPossible([w(8, 10)], counts, 0)).toBe(true); // one expunged
+    expect(removalsPossible([w(9, 10)], counts, 1)).toBe(true); // a folder gone from the server
+    expect(removalsPossible([w(5, 10, { kind: 'unchanged' })], counts, 0)).toBe(false);
+    expect(removalsPossible([w(5, 10, { kind: 'full' }, undefined)], new Map(), 0)).toBe(false); // first scan
+    expect(removalsPossible([w(5, 10, { kind: 'full' })], counts, 0)).toBe(true); // rescan drops the mirror
+    const noStatus = { ...w(9, 10), listed: listed('INBOX') };
+    expect(removalsPossible([noStatus], counts, 0)).toBe(true);
   });
 });
