@@ -4,7 +4,7 @@
 // Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
 // Each Mail Helper / floor run is a fresh plain-Node process on dist/ (npm run build first), so its
 // peak RSS is its own and carries no TypeScript loader.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -23,7 +23,9 @@ const SMALL_USER = 'bench-small';
 
 type Tool = 'floor' | 'mbsync' | 'mh-sqlite' | 'mh-postgres';
 // b-small: the no-change resync of a mailbox a quarter the size, to show (b) does not grow with it.
-type Scenario = 'a' | 'b' | 'c' | 'b-small';
+// b-warm, c-warm: (b) and (c) inside a process that has synced before, as in a running worker (mbsync:
+// a fresh run, as always).
+type Scenario = 'a' | 'b' | 'c' | 'b-warm' | 'c-warm' | 'b-small';
 interface Sample {
   ms: number;
   rssMb: number;
@@ -55,6 +57,7 @@ new MailboxWriter(d, SMALL_USER, 7).write(small);
 process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB written in ${Date.now() - t0} ms\n`);
 
 function child(args: Record<string, unknown>): Record<string, number> {
+  settle();
   const r = spawnSync(
     process.execPath,
     [join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
@@ -62,6 +65,44 @@ function child(args: Record<string, unknown>): Record<string, number> {
   );
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+/**
+ * Measured runs in a process that syncs once first: `ready` gives a no-change sync's sample after that
+ * sync, `go()` the sample of the sync it then runs.
+ */
+function warmChild(args: Record<string, unknown>): { ready: Promise<Record<string, number>>; go(): Promise<Record<string, number>> } {
+  const p = spawn(
+    process.execPath,
+    [join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  let onLine: (line: string) => void = () => {};
+  p.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      onLine(out.slice(0, nl));
+      out = out.slice(nl + 1);
+    }
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      onLine = resolve;
+      p.once('close', (code) => reject(new Error(`warm bench run exited with ${code}`)));
+    });
+  const ready = next().then((line) => JSON.parse(line) as Record<string, number>);
+  return {
+    ready,
+    go: async () => {
+      settle();
+      const line = next();
+      p.stdin.write('go\n');
+      return JSON.parse(await line) as Record<string, number>;
+    },
+  };
 }
 
 function setup(args: Record<string, unknown>): void {
@@ -106,7 +147,16 @@ SyncState *
   return conf;
 }
 
+/**
+ * Writes the page cache back before a measured run, so that no run pays for an earlier one's dirty
+ * pages (mbsync's maildir and our stores each leave ~300 MB behind after (a)).
+ */
+function settle(): void {
+  execFileSync('sync');
+}
+
 function mbsync(conf: string): Sample {
+  settle();
   const start = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
   const ms = performance.now() - start;
@@ -116,11 +166,21 @@ function mbsync(conf: string): Sample {
 }
 
 const pgDbs: { drop(): Promise<void> }[] = [];
+const dropStore = new Map<string, () => Promise<void>>();
+/** A new store for run i of `kind`; the one of the run before is dropped (only the last is synced again). */
 async function freshStore(kind: 'sqlite' | 'postgres', i: number) {
+  await dropStore.get(kind)?.();
   const stateFile = join(work, `${kind}-${i}.json`);
-  if (kind === 'sqlite') return { store: { kind, path: join(work, `mh-${i}.db`) }, stateFile };
+  if (kind === 'sqlite') {
+    const path = join(work, `mh-${i}.db`);
+    dropStore.set(kind, async () => {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    });
+    return { store: { kind, path }, stateFile };
+  }
   const db = await createPgDatabase();
   pgDbs.push(db);
+  dropStore.set(kind, () => db.drop());
   return { store: { kind, url: db.url }, stateFile };
 }
 
@@ -134,6 +194,7 @@ try {
   process.stderr.write('(a) initial sync\n');
   for (let i = 0; i < RUNS; i++) {
     add('floor', 'a', child({ mode: 'floor' }) as unknown as Sample);
+    if (i > 0) rmSync(join(work, `mbsync-${i - 1}`), { recursive: true, force: true });
     const dir = join(work, `mbsync-${i}`);
     mbConf = mbsyncConfig(dir);
     add('mbsync', 'a', mbsync(mbConf));
@@ -154,6 +215,20 @@ try {
     writer.write(100);
     add('mbsync', 'c', mbsync(mbConf));
     for (const kind of kinds) add(`mh-${kind}`, 'c', mh(child({ mode: 'mailhelper', ...last[kind] })));
+  }
+  process.stderr.write('(b-warm, c-warm) no change, then 100 new messages, in a process that synced before\n');
+  for (let i = 0; i < RUNS; i++) {
+    add('mbsync', 'b-warm', mbsync(mbConf));
+    const warm = [];
+    // One at a time: each child's first syncs run alone, like every measured run.
+    for (const kind of kinds) {
+      const run = warmChild({ mode: 'mailhelper-warm', ...last[kind] });
+      add(`mh-${kind}`, 'b-warm', mh(await run.ready));
+      warm.push({ kind, run });
+    }
+    writer.write(100);
+    add('mbsync', 'c-warm', mbsync(mbConf));
+    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mh(await w.run.go()));
   }
   last = {};
 
@@ -186,7 +261,7 @@ try {
   const lines = [`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB, 5 folders; median of ${RUNS} runs`, ''];
   lines.push('scenario | tool        | median ms | engine ms | × mbsync | × floor | peak RSS MB');
   lines.push('---------|-------------|-----------|-----------|----------|---------|------------');
-  for (const sc of ['a', 'b', 'c', 'b-small'] as Scenario[]) {
+  for (const sc of ['a', 'b', 'c', 'b-warm', 'c-warm', 'b-small'] as Scenario[]) {
     const base = row('mbsync', sc)?.medianMs;
     for (const tool of tools) {
       const r = row(tool, sc);

@@ -6,7 +6,7 @@ import type { SyncInput, SyncStats } from './engine-types.js';
 import { permanent, SyncError } from './errors.js';
 import { toSyncError } from './error-mapping.js';
 import { stableIdKey } from './identity.js';
-import { byeReason, createImapClient } from './imap-connection.js';
+import { byeReason, connectImap, createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
 import { parserPoolFor } from './parser-pool.js';
 import { needsCount, planFolders, removalsPossible, sinceMs, type ListedFolder } from './plan.js';
@@ -76,7 +76,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     client.on('error', (err) =>
       input.logger?.warn({ code: (err as { code?: string }).code, accountId: account.id }, 'IMAP connection error'),
     );
-    await client.connect();
+    await connectImap(client);
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
     const store = new SyncStore(input.store, account.id);
     const settingsHash = filtersHash(account);
