@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
@@ -93,6 +93,36 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', description, close: () => db.destroy() };
+}
+
+/**
+ * A transaction for writes that the next sync can redo (the mirror of an IMAP server and the messages
+ * fetched into it). On PostgreSQL its commit does not wait for the WAL to reach the disk
+ * (synchronous_commit off, for this transaction only), the same trade SQLite's WAL with
+ * synchronous=NORMAL makes for every commit: a crash of the database server or the machine can lose the
+ * last moments of such commits, never their order or consistency. It spares a sync one disk flush per
+ * statement (5–15 ms each here), most of a small sync's time on PostgreSQL.
+ */
+export function redoableTransaction<T>(store: Store, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return store.db.transaction().execute(async (trx) => {
+    if (store.dialect === 'postgres') await sql`set local synchronous_commit = off`.execute(trx);
+    return fn(trx);
+  });
+}
+
+/**
+ * PostgreSQL plans by table statistics that autovacuum refreshes only now and then (never where it is
+ * off): right after a bulk load the planner takes the tables for empty and walks a whole index where
+ * one lookup would do (29 ms instead of 0.3 ms for one reconcile statement after a 10,000-message first
+ * sync). So a write of at least 1,000 rows and a tenth of the tables' size refreshes them, as autovacuum's
+ * own threshold would. SQLite's statements are written to plan well without statistics.
+ */
+export async function refreshStatistics(store: Store, tables: (keyof Database)[], rowsWritten: number): Promise<void> {
+  if (store.dialect !== 'postgres' || rowsWritten < 1000) return;
+  const r = await sql<{ n: number }>`
+    select coalesce(sum(greatest(reltuples, 0)), 0)::bigint as n from pg_class where relname in (${sql.join(tables)})`.execute(store.db);
+  if (rowsWritten < 0.1 * Number(r.rows[0]?.n ?? 0)) return;
+  await sql`analyze ${sql.join(tables.map((t) => sql.table(t)))}`.execute(store.db);
 }
 
 /** Throws StoreUnavailableError naming where the store is and why it failed. */

@@ -14,6 +14,7 @@ import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork, type BodiesAlong, type FolderWork } from './state-step.js';
 import { SyncRun } from './sync-run.js';
 import { SyncStore } from './sync-store.js';
+import { refreshStatistics } from '../store/db.js';
 
 const DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;
 
@@ -192,6 +193,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.touched);
     const remaining = Math.max(0, newCount - r.stats.fetched);
     if (!idle && remaining === 0) await store.markClean(settingsHash);
+    await refreshStatistics(input.store, ['messages', 'server_messages'], Math.max(r.stats.fetched, store.touched.size));
     t.reconcile = Date.now() - t3;
     const onServer = await store.countServerMessages(
       account.id,

@@ -1,7 +1,7 @@
 // The engine's SQL: folders, the server-state mirror and stored messages. Set-based statements
 // and multi-row inserts inside transactions keep writes off the per-message round trip.
-import { sql, type Kysely } from 'kysely';
-import type { Store } from '../store/db.js';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { redoableTransaction, type Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
@@ -56,17 +56,24 @@ export class SyncStore {
     this.changed = true;
   }
 
+  /** Every write of the sync goes through here: see redoableTransaction. */
+  write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return redoableTransaction(this.store, fn);
+  }
+
   private async setDirty(dirty: number, settingsHash: string | null): Promise<void> {
     const now = Date.now();
-    await this.db
-      .insertInto('sync_account_state')
-      .values({ account_id: this.accountId, dirty, settings_hash: settingsHash, updated_at: now })
-      .onConflict((oc) =>
-        oc
-          .column('account_id')
-          .doUpdateSet(dirty === 1 ? { dirty, updated_at: now } : { dirty, settings_hash: settingsHash, updated_at: now }),
-      )
-      .execute();
+    await this.write((trx) =>
+      trx
+        .insertInto('sync_account_state')
+        .values({ account_id: this.accountId, dirty, settings_hash: settingsHash, updated_at: now })
+        .onConflict((oc) =>
+          oc
+            .column('account_id')
+            .doUpdateSet(dirty === 1 ? { dirty, updated_at: now } : { dirty, settings_hash: settingsHash, updated_at: now }),
+        )
+        .execute(),
+    );
   }
 
   /** Whether earlier runs left work behind (no row yet: yes). */
@@ -103,21 +110,23 @@ export class SyncStore {
 
   /** Creates or revives the folder row (a folder deleted and re-created starts from scratch via its UIDVALIDITY). */
   async upsertFolder(accountId: number, f: ListedFolder): Promise<number> {
-    const row = await this.db
-      .insertInto('folders')
-      .values({ account_id: accountId, path: f.path, delimiter: f.delimiter, special_use: f.specialUse, status: 'active' })
-      .onConflict((oc) =>
-        oc.columns(['account_id', 'path']).doUpdateSet({ status: 'active', delimiter: f.delimiter, special_use: f.specialUse }),
-      )
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const row = await this.write((trx) =>
+      trx
+        .insertInto('folders')
+        .values({ account_id: accountId, path: f.path, delimiter: f.delimiter, special_use: f.specialUse, status: 'active' })
+        .onConflict((oc) =>
+          oc.columns(['account_id', 'path']).doUpdateSet({ status: 'active', delimiter: f.delimiter, special_use: f.specialUse }),
+        )
+        .returning('id')
+        .executeTakeFirstOrThrow(),
+    );
     return Number(row.id);
   }
 
   /** A folder gone from the server: its mirror rows go, so reconcile soft-deletes or re-homes its messages. */
   async markFolderGone(folderId: number): Promise<void> {
     await this.beforeChange();
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute(), true);
       await trx
         .updateTable('folders')
@@ -129,7 +138,7 @@ export class SyncStore {
 
   async resetFolder(folderId: number): Promise<void> {
     await this.beforeChange();
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       this.touch(await trx.deleteFrom('server_messages').where('folder_id', '=', folderId).returning('stable_id').execute(), true);
       await trx.updateTable('folders').set({ uidvalidity: null, uidnext: null, highestmodseq: null }).where('id', '=', folderId).execute();
     });
@@ -157,7 +166,7 @@ export class SyncStore {
     if (s.highestmodseq !== undefined) set.highestmodseq = s.highestmodseq;
     if (s.lastSyncedAt !== undefined) set.last_synced_at = s.lastSyncedAt;
     if (Object.keys(set).length === 0) return;
-    await this.db.updateTable('folders').set(set).where('id', '=', folderId).execute();
+    await this.write((trx) => trx.updateTable('folders').set(set).where('id', '=', folderId).execute());
   }
 
   async knownFlags(folderId: number): Promise<Map<number, string>> {
@@ -187,7 +196,7 @@ export class SyncStore {
   async applyStateChanges(folderId: number, changed: { uid: number; flags: string }[], vanished: number[]): Promise<void> {
     if (changed.length === 0 && vanished.length === 0) return;
     await this.beforeChange();
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       for (const c of changed) {
         this.touch(
           await trx
@@ -249,7 +258,7 @@ export class SyncStore {
     if (rows.length === 0) return;
     await this.beforeChange();
     this.touch(rows);
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       for (const part of chunks(rows, INSERT_CHUNK)) {
         await trx
           .insertInto('server_messages')
