@@ -101,7 +101,10 @@ export class BatchWriter {
 
   /** Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the previous one. */
   async submit(batch: Fetched[], parser: ParserPool | null): Promise<void> {
-    const sealed = batch.map((f) => this.seal(f, parser));
+    // In this thread the work waits one macrotask, so that the IMAP command that follows (the next
+    // FETCH, the next folder's EXAMINE) goes out first and the server answers it meanwhile.
+    const start = parser ? null : new Promise((resolve) => setTimeout(resolve, 0));
+    const sealed = batch.map((f) => (start ? start.then(() => this.seal(f, null)) : this.seal(f, parser)));
     // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
     for (const s of sealed) s.catch(() => {});
     await this.drain();
