@@ -127,7 +127,7 @@ export async function runTask(taskId: string, env: RunnerEnv, shutdown: AbortSig
       return { kind: 'waiting' };
     }
     await finishAttempt(store, taskId, task.attempt, 'success', null);
-    await finishTask(store, taskId, 'SUCCESS', { result: outcome.result });
+    await endTask(store, task, 'SUCCESS', { result: outcome.result });
     recordSuccess(env, task, outcome.result);
     await afterEnd(env, task);
     log.info('task succeeded');
@@ -148,7 +148,7 @@ async function fail(env: RunnerEnv, task: Task, error: ClassifiedError, stack?: 
     return { kind: 'retry', delayMs: decision.delayMs, message: error.message };
   }
   await finishAttempt(store, task.id, task.attempt, 'failure', error.message, stack ?? null);
-  await finishTask(store, task.id, 'FAILURE', { error: error.message, errorKind: error.kind, errorStack: stack ?? null });
+  await endTask(store, task, 'FAILURE', { error: error.message, errorKind: error.kind, errorStack: stack ?? null });
   env.metrics?.taskFinished(task.type, 'FAILURE', elapsed(task));
   await afterEnd(env, task);
   return { kind: 'failure', message: error.message };
@@ -156,7 +156,7 @@ async function fail(env: RunnerEnv, task: Task, error: ClassifiedError, stack?: 
 
 async function revoke(env: RunnerEnv, task: Task): Promise<RunOutcome> {
   await finishAttempt(env.store, task.id, task.attempt, 'cancelled', 'Cancelled by the user.');
-  await finishTask(env.store, task.id, 'REVOKED', { error: 'Cancelled by the user.', errorKind: 'cancelled' });
+  await endTask(env.store, task, 'REVOKED', { error: 'Cancelled by the user.', errorKind: 'cancelled' });
   env.metrics?.taskFinished(task.type, 'REVOKED', elapsed(task));
   await afterEnd(env, task);
   return { kind: 'revoked' };
@@ -185,9 +185,27 @@ function recordSuccess(env: RunnerEnv, task: Task, result: unknown): void {
   if (task.type === 'sync_user_emails' && r) env.metrics?.messagesSynced(r.email_count ?? 0, r.bytes ?? 0);
 }
 
-/** A task that ended gives up its grant and may complete its parent. */
+/**
+ * Records a task's end and gives up its grant in one transaction, so that whoever sees the end never
+ * finds the key still granted (the grant goes even if someone else ended the task first).
+ */
+async function endTask(
+  store: Store,
+  task: Pick<Task, 'id' | 'grant_id'>,
+  state: Parameters<typeof finishTask>[2],
+  fields: Parameters<typeof finishTask>[3],
+  opts: Parameters<typeof finishTask>[4] = {},
+): Promise<boolean> {
+  return store.db.transaction().execute(async (trx) => {
+    const inTrx: Store = { ...store, db: trx };
+    const ended = await finishTask(inTrx, task.id, state, fields, opts);
+    await deleteTaskGrant(inTrx, task.grant_id);
+    return ended;
+  });
+}
+
+/** A task that ended may complete its parent. */
 async function afterEnd(env: RunnerEnv, task: Task): Promise<void> {
-  await deleteTaskGrant(env.store, task.grant_id);
   if (task.parent_id) await settleParent(env.store, env.handlers, task.parent_id);
 }
 
@@ -207,9 +225,10 @@ export async function settleParent(store: Store, handlers: HandlerMap, parentId:
   }
   const handler: TaskHandler | undefined = handlers.get(parent.type);
   const summary = handler?.summarize?.(parent, children) ?? { state: 'SUCCESS' as const, result: { children: children.length } };
-  const finished = await finishTask(
+  // Every child has ended: the parent's grant is of no more use.
+  await endTask(
     store,
-    parentId,
+    parent,
     summary.state,
     {
       result: summary.result,
@@ -219,7 +238,6 @@ export async function settleParent(store: Store, handlers: HandlerMap, parentId:
     },
     { onlyIfWaiting: true },
   );
-  if (finished) await deleteTaskGrant(store, parent.grant_id);
 }
 
 async function enqueueChildren(env: RunnerEnv, parent: Task, children: EnqueueRequest[]): Promise<EnqueueResult[]> {
@@ -233,11 +251,10 @@ async function enqueueChildren(env: RunnerEnv, parent: Task, children: EnqueueRe
     try {
       await env.dispatch(r.task);
     } catch (err) {
-      await finishTask(env.store, r.task.id, 'FAILURE', {
+      await endTask(env.store, r.task, 'FAILURE', {
         error: err instanceof Error ? err.message : String(err),
         errorKind: 'transient',
       });
-      await deleteTaskGrant(env.store, r.task.grant_id);
     }
   }
   return results;

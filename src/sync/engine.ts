@@ -77,11 +77,14 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     client.on('error', (err) =>
       input.logger?.warn({ code: (err as { code?: string }).code, accountId: account.id }, 'IMAP connection error'),
     );
-    await connectImap(client);
-    const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
     const store = new SyncStore(input.store, account.id);
     const settingsHash = filtersHash(account);
-    const leftover = await store.leftover(settingsHash);
+    // Read while the server greets and authenticates (on PostgreSQL a connection and a few round trips).
+    const known = Promise.all([store.leftover(settingsHash), store.loadFolders(account.id)]);
+    known.catch(() => {}); // awaited below unless the connection fails first
+    await connectImap(client);
+    const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
+    const [leftover, storedFolders] = await known;
     run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
     const r = run;
     onExpunge = (uid) => r.onExpunge(uid);
@@ -92,7 +95,6 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     const listed = (await client.list({ statusQuery: { uidValidity: true, uidNext: true, messages: true, highestModseq: condstore } })).map(
       listedFolder,
     );
-    const storedFolders = await store.loadFolders(account.id);
     const plan = planFolders(listed, storedFolders, account.includeFolders, account.excludeFolders);
     for (const g of plan.gone) await store.markFolderGone(g.id);
     const storedByPath = new Map(storedFolders.map((f) => [f.path, f]));
@@ -195,12 +197,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     if (!idle && remaining === 0) await store.markClean(settingsHash);
     await refreshStatistics(input.store, ['messages', 'server_messages'], Math.max(r.stats.fetched, store.touched.size));
     t.reconcile = Date.now() - t3;
-    const onServer = await store.countServerMessages(
-      account.id,
-      live.map((w) => w.id),
-    );
-
-    await client.logout().catch(() => client?.close());
+    const [onServer] = await Promise.all([store.countServerMessages(live.map((w) => w.id)), client.logout().catch(() => client?.close())]);
     const stats: SyncStats = {
       foldersScanned: live.length,
       onServer,

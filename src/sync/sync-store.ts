@@ -344,12 +344,13 @@ export class SyncStore {
     return row !== undefined;
   }
 
-  async countServerMessages(accountId: number, folderIds: number[]): Promise<number> {
+  /** Mirrored messages in these folders (this account's folder rows). */
+  async countServerMessages(folderIds: number[]): Promise<number> {
     if (folderIds.length === 0) return 0;
     const r = await this.db
       .selectFrom('server_messages')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      // By folder alone (this account's folder rows): the primary key covers it, no row is read.
+      // By folder alone: the primary key covers it, no row is read.
       .where('folder_id', 'in', folderIds)
       .executeTakeFirstOrThrow();
     return Number(r.n);
