@@ -56,11 +56,14 @@ const small = Math.round(MESSAGES / 4);
 new MailboxWriter(d, SMALL_USER, 7).write(small);
 process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB written in ${Date.now() - t0} ms\n`);
 
+/** Node's flags as deployed (npm start, deploy/systemd, deploy/Dockerfile). */
+const NODE_FLAGS = ['--max-semi-space-size=8'];
+
 function child(args: Record<string, unknown>): Record<string, number> {
   settle();
   const r = spawnSync(
     process.execPath,
-    [join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
+    [...NODE_FLAGS, join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
