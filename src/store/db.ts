@@ -11,6 +11,15 @@ import { StartupError } from '../config/startup-error.js';
 
 export interface Store {
   db: Kysely<Database>;
+  /**
+   * The same database, for writes the next sync can redo (the mirror of an IMAP server and the
+   * messages fetched into it). On PostgreSQL its connections commit without waiting for the WAL to
+   * reach the disk (synchronous_commit=off), the trade SQLite's WAL with synchronous=NORMAL makes for
+   * every commit: a crash of the database server or the machine can lose the last moments of such
+   * commits, never their order or consistency. It spares a sync one disk flush per statement (5–15 ms
+   * each here), most of a small sync's time on PostgreSQL. On SQLite it is `db`.
+   */
+  redoable: Kysely<Database>;
   dialect: StoreKind;
   description: string;
   close(): Promise<void>;
@@ -76,6 +85,7 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     return {
       db,
+      redoable: db,
       dialect: 'sqlite',
       description,
       close: async () => {
@@ -84,30 +94,44 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
       },
     };
   }
-  const pool = new pg.Pool({ connectionString: config.store.url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
-  // A client losing its server (PostgreSQL restarted) must not crash the process. The pool listens on
-  // idle clients only; a checked-out one (e.g. held by a transaction between two queries) emits 'error'
-  // on itself, so every client gets a listener. The broken client's next query fails with a store error
-  // (transient: retried), and the pool discards it when released.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', description, close: () => db.destroy() };
+  const url = config.store.url;
+  const pool = (options?: string): pg.Pool => {
+    const p = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types: pgTypes,
+      connectionTimeoutMillis: 5000,
+      ...(options ? { options } : {}),
+    });
+    // A client losing its server (PostgreSQL restarted) must not crash the process. The pool listens on
+    // idle clients only; a checked-out one (e.g. held by a transaction between two queries) emits 'error'
+    // on itself, so every client gets a listener. The broken client's next query fails with a store error
+    // (transient: retried), and the pool discards it when released.
+    p.on('error', () => {});
+    p.on('connect', (client) => client.on('error', () => {}));
+    return p;
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool() }) });
+  // Connections are opened on first use: a process that never syncs never opens one.
+  // Any options the URL already sets (e.g. a search_path) are kept.
+  const urlOptions = URL.canParse(url) ? (new URL(url).searchParams.get('options') ?? '') : '';
+  const redoable = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: pool(`${urlOptions} -c synchronous_commit=off`.trim()) }),
+  });
+  return {
+    db,
+    redoable,
+    dialect: 'postgres',
+    description,
+    close: async () => {
+      await Promise.all([db.destroy(), redoable.destroy()]);
+    },
+  };
 }
 
-/**
- * A transaction for writes that the next sync can redo (the mirror of an IMAP server and the messages
- * fetched into it). On PostgreSQL its commit does not wait for the WAL to reach the disk
- * (synchronous_commit off, for this transaction only), the same trade SQLite's WAL with
- * synchronous=NORMAL makes for every commit: a crash of the database server or the machine can lose the
- * last moments of such commits, never their order or consistency. It spares a sync one disk flush per
- * statement (5–15 ms each here), most of a small sync's time on PostgreSQL.
- */
+/** A transaction on `store.redoable` (see there). */
 export function redoableTransaction<T>(store: Store, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  return store.db.transaction().execute(async (trx) => {
-    if (store.dialect === 'postgres') await sql`set local synchronous_commit = off`.execute(trx);
-    return fn(trx);
-  });
+  return store.redoable.transaction().execute(fn);
 }
 
 /**

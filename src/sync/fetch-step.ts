@@ -172,12 +172,10 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
       updated_at: now,
     });
   });
-  await run.store.write((trx) =>
-    trx
-      .insertInto('messages')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
-      .execute(),
-  );
+  await run.store.redoable
+    .insertInto('messages')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
+    .execute();
   run.stats.fetched += batch.length;
 }

@@ -56,24 +56,26 @@ export class SyncStore {
     this.changed = true;
   }
 
-  /** Every write of the sync goes through here: see redoableTransaction. */
+  /** Every write of the sync goes through `redoable` (see Store.redoable); several statements through `write`. */
+  get redoable(): Kysely<Database> {
+    return this.store.redoable;
+  }
+
   write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     return redoableTransaction(this.store, fn);
   }
 
   private async setDirty(dirty: number, settingsHash: string | null): Promise<void> {
     const now = Date.now();
-    await this.write((trx) =>
-      trx
-        .insertInto('sync_account_state')
-        .values({ account_id: this.accountId, dirty, settings_hash: settingsHash, updated_at: now })
-        .onConflict((oc) =>
-          oc
-            .column('account_id')
-            .doUpdateSet(dirty === 1 ? { dirty, updated_at: now } : { dirty, settings_hash: settingsHash, updated_at: now }),
-        )
-        .execute(),
-    );
+    await this.redoable
+      .insertInto('sync_account_state')
+      .values({ account_id: this.accountId, dirty, settings_hash: settingsHash, updated_at: now })
+      .onConflict((oc) =>
+        oc
+          .column('account_id')
+          .doUpdateSet(dirty === 1 ? { dirty, updated_at: now } : { dirty, settings_hash: settingsHash, updated_at: now }),
+      )
+      .execute();
   }
 
   /** Whether earlier runs left work behind (no row yet: yes). */
@@ -110,16 +112,14 @@ export class SyncStore {
 
   /** Creates or revives the folder row (a folder deleted and re-created starts from scratch via its UIDVALIDITY). */
   async upsertFolder(accountId: number, f: ListedFolder): Promise<number> {
-    const row = await this.write((trx) =>
-      trx
-        .insertInto('folders')
-        .values({ account_id: accountId, path: f.path, delimiter: f.delimiter, special_use: f.specialUse, status: 'active' })
-        .onConflict((oc) =>
-          oc.columns(['account_id', 'path']).doUpdateSet({ status: 'active', delimiter: f.delimiter, special_use: f.specialUse }),
-        )
-        .returning('id')
-        .executeTakeFirstOrThrow(),
-    );
+    const row = await this.redoable
+      .insertInto('folders')
+      .values({ account_id: accountId, path: f.path, delimiter: f.delimiter, special_use: f.specialUse, status: 'active' })
+      .onConflict((oc) =>
+        oc.columns(['account_id', 'path']).doUpdateSet({ status: 'active', delimiter: f.delimiter, special_use: f.specialUse }),
+      )
+      .returning('id')
+      .executeTakeFirstOrThrow();
     return Number(row.id);
   }
 
@@ -166,7 +166,7 @@ export class SyncStore {
     if (s.highestmodseq !== undefined) set.highestmodseq = s.highestmodseq;
     if (s.lastSyncedAt !== undefined) set.last_synced_at = s.lastSyncedAt;
     if (Object.keys(set).length === 0) return;
-    await this.write((trx) => trx.updateTable('folders').set(set).where('id', '=', folderId).execute());
+    await this.redoable.updateTable('folders').set(set).where('id', '=', folderId).execute();
   }
 
   async knownFlags(folderId: number): Promise<Map<number, string>> {

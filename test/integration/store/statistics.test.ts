@@ -32,7 +32,7 @@ describe.each(kinds)('store maintenance for the sync (%s)', (kind) => {
     await expect.poll(lastAnalyzed, { timeout: 5000 }).not.toBeNull();
   });
 
-  it('a redoable transaction commits, rolls back on error, and relaxes only its own commit', async () => {
+  it('a redoable transaction commits, rolls back on error, and only its connections skip the WAL flush', async () => {
     const before = await setting();
     await redoableTransaction(ts.store, async (trx) => {
       await trx.insertInto('users').values(user('redo-a')).execute();
