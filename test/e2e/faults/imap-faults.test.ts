@@ -16,6 +16,9 @@ import { storeKinds } from '../../fixtures/stores.js';
 import { serverLocations, storedLive, UserPool } from '../../integration/sync/sync-helpers.js';
 
 const BASE = 25;
+// The retry-timing test compares the waits: delays large enough that their growth stands out from the
+// queue's own latency on a loaded machine (up to ~100 ms seen for BullMQ's delayed jobs).
+const TIMED_BASE = 100;
 const FOLDERS = ['INBOX', 'Archive'];
 
 let d: Dovecot;
@@ -44,7 +47,7 @@ function fillMailbox(user: string, n: number): void {
     );
 }
 
-function harnessFor(queue: QueueKind, storeKind: StoreKind = 'sqlite') {
+function harnessFor(queue: QueueKind, storeKind: StoreKind = 'sqlite', retryBase = BASE) {
   let h: QueueHarness;
   let owner: TestUser;
   const ctx = {
@@ -55,7 +58,7 @@ function harnessFor(queue: QueueKind, storeKind: StoreKind = 'sqlite') {
       h = await createQueueHarness(queue, storeKind, {
         syncAccount,
         concurrency: 1,
-        extra: { RETRY_BASE_MS: String(BASE), IMAP_TIMEOUT_MS: '400' },
+        extra: { RETRY_BASE_MS: String(retryBase), IMAP_TIMEOUT_MS: '400' },
       });
       owner = await h.addUser();
     },
@@ -100,7 +103,7 @@ const gapsOf = (attempts: { started_at: number; finished_at: number | null }[]) 
   attempts.slice(1).map((a, i) => a.started_at - attempts[i].finished_at!);
 
 describe.each(['local', 'bullmq'] as const)('IMAP connection refused through the %s queue', (queue) => {
-  const q = harnessFor(queue);
+  const q = harnessFor(queue, 'sqlite', TIMED_BASE);
   beforeAll(() => q.setup());
   afterAll(async () => {
     proxy.reset();
@@ -120,7 +123,7 @@ describe.each(['local', 'bullmq'] as const)('IMAP connection refused through the
     expect(attempts.map((a) => a.outcome)).toEqual(['retry', 'retry', 'retry', 'failure']);
     const gaps = gapsOf(attempts);
     // Each wait is at least its scheduled delay, and the delays grow (BullMQ/local polling adds a little).
-    [1, 2, 4].forEach((m, i) => expect(gaps[i]).toBeGreaterThanOrEqual(BASE * m - 3));
+    [1, 2, 4].forEach((m, i) => expect(gaps[i]).toBeGreaterThanOrEqual(TIMED_BASE * m - 3));
     expect(gaps[2]).toBeGreaterThan(gaps[0]);
   });
 });
