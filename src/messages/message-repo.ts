@@ -158,7 +158,7 @@ export async function getMessage(db: Kysely<Database>, dek: Buffer, userId: numb
   const body: MessageBody = r.body_enc
     ? decryptJson<MessageBody>(dek, r.body_enc, bodyAad(row.accountId, r.stable_id), 'a message')
     : r.raw_enc
-      ? (await messageContent(decrypt(dek, r.raw_enc, rawAad(row.accountId, r.stable_id), 'a message'))).body
+      ? (await messageContent(openRaw(dek, row.accountId, r.stable_id, r.raw_enc))).body
       : { text: null, html: null };
   return {
     ...row,
@@ -197,7 +197,7 @@ export async function getAttachment(
     // content_enc: an attachment stored apart by an earlier version; otherwise derived from the raw source.
     if (r.content_enc) content = decrypt(dek, r.content_enc, attachmentAad(accountId, r.stable_id, idx), 'an attachment');
     else if (r.raw_enc)
-      content = (await messageContent(decrypt(dek, r.raw_enc, rawAad(accountId, r.stable_id), 'a message'))).attachment(idx);
+      content = (await messageContent(openRaw(dek, accountId, r.stable_id, r.raw_enc), { withText: false })).attachment(idx);
     if (!content) return undefined;
   }
   return { filename: m.filename, mimeType: m.mimeType, size: m.size, content };
@@ -211,5 +211,9 @@ export async function getRawMessage(db: Kysely<Database>, dek: Buffer, userId: n
     .select(['m.account_id', 'm.stable_id', 'm.raw_enc'])
     .executeTakeFirst();
   if (!r || !r.raw_enc) return undefined;
-  return decrypt(dek, r.raw_enc, rawAad(Number(r.account_id), r.stable_id), 'a message');
+  return openRaw(dek, Number(r.account_id), r.stable_id, r.raw_enc);
+}
+
+function openRaw(dek: Buffer, accountId: number, stableId: string, rawEnc: Buffer): Buffer {
+  return decrypt(dek, rawEnc, rawAad(accountId, stableId), 'a message');
 }

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
@@ -127,11 +127,6 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
       await Promise.all([db.destroy(), redoable.destroy()]);
     },
   };
-}
-
-/** A transaction on `store.redoable` (see there). */
-export function redoableTransaction<T>(store: Store, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  return store.redoable.transaction().execute(fn);
 }
 
 /**

@@ -2,7 +2,7 @@
 // (folder/uid updated, never refetched); other flags → updated; no longer on the server → soft-deleted;
 // back again → restored. Messages of folders the account no longer follows are left as they are.
 import { sql, type RawBuilder, type Transaction } from 'kysely';
-import { redoableTransaction, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { chunks } from './plan.js';
 
@@ -45,7 +45,7 @@ export async function reconcile(
           byStableId: sql`and messages.stable_id in (${sql.join(ids)})`,
           byRowId: sql`and messages.id in (select id from messages where account_id = ${accountId} and stable_id in (${sql.join(ids)}))`,
         }));
-  return redoableTransaction(store, async (trx) => {
+  return store.redoable.transaction().execute(async (trx) => {
     for (const scope of scopes) {
       const r = await reconcileScope(trx, accountId, unfollowedFolderIds, scope, now);
       total.moved += r.moved;

@@ -1,7 +1,7 @@
 // The engine's SQL: folders, the server-state mirror and stored messages. Set-based statements
 // and multi-row inserts inside transactions keep writes off the per-message round trip.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { redoableTransaction, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
@@ -62,7 +62,7 @@ export class SyncStore {
   }
 
   write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return redoableTransaction(this.store, fn);
+    return this.store.redoable.transaction().execute(fn);
   }
 
   private async setDirty(dirty: number, settingsHash: string | null): Promise<void> {

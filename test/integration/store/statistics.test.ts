@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redoableTransaction, refreshStatistics } from '../../../src/store/db.js';
+import { refreshStatistics } from '../../../src/store/db.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 
 const kinds = await storeKinds();
@@ -34,12 +34,12 @@ describe.each(kinds)('store maintenance for the sync (%s)', (kind) => {
 
   it('a redoable transaction commits, rolls back on error, and only its connections skip the WAL flush', async () => {
     const before = await setting();
-    await redoableTransaction(ts.store, async (trx) => {
+    await ts.store.redoable.transaction().execute(async (trx) => {
       await trx.insertInto('users').values(user('redo-a')).execute();
       if (kind === 'postgres') expect(await setting(trx)).toBe('off');
     });
     await expect(
-      redoableTransaction(ts.store, async (trx) => {
+      ts.store.redoable.transaction().execute(async (trx) => {
         await trx.insertInto('users').values(user('redo-b')).execute();
         throw new Error('boom');
       }),
