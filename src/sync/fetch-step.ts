@@ -5,7 +5,7 @@ import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
-import { ParserUnavailable, type ParserPool } from './parser-pool.js';
+import type { ParserPool } from './parser-pool.js';
 import { chunks, uidSet } from './plan.js';
 import { sealMessage, type SealedMessage } from './seal-message.js';
 import type { PendingMessage } from './sync-store.js';
@@ -83,14 +83,20 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
   }
 }
 
+/** How many batches may be parsed, sealed or stored at once while the next one fills. */
+const IN_FLIGHT = 2;
+
 /**
- * Stores batches while the next one is fetched: at most one batch is being written (and parsed)
- * while another fills, so memory stays bounded and IMAP reading overlaps parsing and SQL.
+ * Stores batches while the next one is fetched: up to IN_FLIGHT batches are being parsed, sealed and
+ * written (in order) while another fills, so memory stays bounded by a few batches and IMAP reading
+ * overlaps parsing and SQL. One batch in flight left the reader waiting whenever the parse thread
+ * fell behind for a moment; behind ImapFlow's back-pressure, that wait stalled the connection too.
  */
 export class BatchWriter {
   done = 0;
   onStored: (done: number) => void = () => {};
-  private inflight: Promise<void> = Promise.resolve();
+  /** The stores still running, oldest first; each settles (never rejects) when its batch is written or failed. */
+  private inflight: Promise<void>[] = [];
   private error: unknown = null;
 
   constructor(
@@ -99,56 +105,77 @@ export class BatchWriter {
     private readonly maxAttachmentBytes: number,
   ) {}
 
-  /** Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the previous one. */
+  /** Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the previous ones. */
   async submit(batch: Fetched[], parser: ParserPool | null): Promise<void> {
     // In this thread the work waits one macrotask, so that the IMAP command that follows (the next
     // FETCH, the next folder's EXAMINE) goes out first and the server answers it meanwhile.
-    const start = parser ? null : new Promise((resolve) => setTimeout(resolve, 0));
-    const sealed = batch.map((f) => (start ? start.then(() => this.seal(f, null)) : this.seal(f, parser)));
+    const sealed = parser
+      ? this.sealThere(batch, parser)
+      : new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.sealHere(batch));
     // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
-    for (const s of sealed) s.catch(() => {});
-    await this.drain();
+    sealed.catch(() => {});
+    while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
+    if (this.error) throw this.error;
     if (batch.length === 0) return;
-    this.inflight = storeBatch(this.run, batch, sealed).then(
-      () => {
-        this.done += batch.length;
-        this.onStored(this.done);
-      },
-      (err: unknown) => {
-        this.error = err;
-      },
-    );
+    const previous = this.inflight.at(-1) ?? Promise.resolve();
+    const stored: Promise<void> = previous
+      .then(() => {
+        // A failed batch stops the ones behind it: the caller sees its error at the next submit or drain.
+        if (this.error) return;
+        return storeBatch(this.run, batch, sealed).then(() => {
+          this.done += batch.length;
+          this.onStored(this.done);
+        });
+      })
+      .catch((err: unknown) => {
+        this.error ??= err;
+      })
+      .finally(() => {
+        this.inflight.splice(this.inflight.indexOf(stored), 1);
+      });
+    this.inflight.push(stored);
   }
 
-  private async seal(f: Fetched, parser: ParserPool | null): Promise<SealedMessage> {
-    const ctx = { dek: this.dek, accountId: this.run.account.id, stableId: f.p.stable_id, maxAttachmentBytes: this.maxAttachmentBytes };
-    if (parser) {
-      const s = await parser.seal(f.raw, ctx);
-      // The raw message went to the thread with the job: a failed thread means fetching it again.
-      if (s instanceof ParserUnavailable)
-        throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', s);
-      if (s instanceof Error) throw s;
-      return s;
-    }
-    return sealMessage(f.raw, await parseEmail(f.raw, { withText: false }), ctx);
+  private context() {
+    return { dek: this.dek, accountId: this.run.account.id, maxAttachmentBytes: this.maxAttachmentBytes };
+  }
+
+  private async sealThere(batch: Fetched[], parser: ParserPool): Promise<SealedMessage[]> {
+    if (batch.length === 0) return [];
+    const r = await parser.sealBatch(
+      batch.map((f) => f.raw),
+      this.context(),
+      batch.map((f) => f.p.stable_id),
+    );
+    // The raw messages went to the thread with the job: a failed thread means fetching them again.
+    const failed = r instanceof Error ? r : r.find((s): s is Error => s instanceof Error);
+    if (failed) throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', failed);
+    return r as SealedMessage[];
+  }
+
+  private async sealHere(batch: Fetched[]): Promise<SealedMessage[]> {
+    const out: SealedMessage[] = [];
+    for (const f of batch)
+      out.push(sealMessage(f.raw, await parseEmail(f.raw, { withText: false }), { ...this.context(), stableId: f.p.stable_id }));
+    return out;
   }
 
   async drain(): Promise<void> {
-    await this.inflight;
+    await this.settle();
     if (this.error) throw this.error;
   }
 
   async settle(): Promise<void> {
-    await this.inflight;
+    while (this.inflight.length > 0) await this.inflight.at(-1);
   }
 }
 
-async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<SealedMessage>[]): Promise<void> {
+async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<SealedMessage[]>): Promise<void> {
   if (batch.length === 0) return;
   const accountId = run.account.id;
   const now = Date.now();
   const rows: Insertable<MessagesTable>[] = [];
-  const sealed = await Promise.all(sealing);
+  const sealed = await sealing;
   batch.forEach(({ p }, i) => {
     const s = sealed[i];
     if (s.parseError) run.stats.parseProblems++;

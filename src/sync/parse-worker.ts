@@ -4,32 +4,44 @@
 import { parentPort } from 'node:worker_threads';
 import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
-import { ownBuffer } from './parser-pool.js';
-import { sealMessage, type SealContext } from './seal-message.js';
+import { ownBuffer, type SealOutcome } from './parser-pool.js';
+import { sealMessage, type SealContext, type SealedMessage } from './seal-message.js';
 
 export type ParseJob =
-  { kind: 'parse'; raw: Uint8Array } | { kind: 'seal'; raw: Uint8Array; ctx: Omit<SealContext, 'dek'> & { dek: Uint8Array } };
+  | { kind: 'parse'; raw: Uint8Array }
+  | { kind: 'seal'; raws: Uint8Array[]; stableIds: string[]; ctx: Omit<SealContext, 'dek' | 'stableId'> & { dek: Uint8Array } };
 type ParseRequest = ParseJob & { id: number };
 
 if (parentPort) {
   const port = parentPort;
   installConcatBlob();
   port.on('message', async (m: ParseRequest) => {
-    try {
-      const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-      // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
-      const email = await parseEmail(raw, { withText: m.kind === 'parse' });
-      if (m.kind === 'parse') {
+    if (m.kind === 'parse') {
+      try {
+        const email = await parseEmail(Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength));
         if (email instanceof Error) return port.postMessage({ id: m.id, error: email.message });
         const transfer = [...new Set(email.attachments.map((a) => a.content).filter((c) => c instanceof ArrayBuffer))];
         return port.postMessage({ id: m.id, email }, transfer);
+      } catch (err) {
+        return port.postMessage({ id: m.id, error: String((err as Error)?.message ?? err) });
       }
-      const s = sealMessage(raw, email, { ...m.ctx, dek: Buffer.from(m.ctx.dek) });
-      const sealed = { ...s, metaEnc: ownBuffer(s.metaEnc), rawEnc: ownBuffer(s.rawEnc) };
-      const transfer = [sealed.metaEnc.buffer as ArrayBuffer, sealed.rawEnc.buffer as ArrayBuffer];
-      port.postMessage({ id: m.id, sealed }, transfer);
-    } catch (err) {
-      port.postMessage({ id: m.id, error: String((err as Error)?.message ?? err) });
     }
+    const dek = Buffer.from(m.ctx.dek);
+    const sealed: SealOutcome[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (let i = 0; i < m.raws.length; i++) {
+      try {
+        const raw = Buffer.from(m.raws[i].buffer, m.raws[i].byteOffset, m.raws[i].byteLength);
+        // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
+        const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: m.stableIds[i] });
+        const metaEnc = ownBuffer(s.metaEnc);
+        const rawEnc = ownBuffer(s.rawEnc);
+        transfer.push(metaEnc.buffer as ArrayBuffer, rawEnc.buffer as ArrayBuffer);
+        sealed.push({ sealed: { ...s, metaEnc, rawEnc } as SealedMessage });
+      } catch (err) {
+        sealed.push({ error: String((err as Error)?.message ?? err) });
+      }
+    }
+    port.postMessage({ id: m.id, sealed }, transfer);
   });
 }

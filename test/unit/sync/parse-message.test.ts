@@ -70,6 +70,15 @@ describe('MIME parsing', () => {
       const again = await pool.seal(pooled, ctx);
       expect(pooled.equals(simple)).toBe(true);
       expect(open(again as SealedMessage)).toEqual(here);
+      // A batch goes in one round trip; each message is sealed under its own stable id, a malformed one too.
+      const broken = Buffer.from('just text\r\n');
+      const batch = await pool.sealBatch([Buffer.from(simple), Buffer.from(broken)], ctx, ['sid-1', 'sid-2']);
+      if (batch instanceof Error) throw batch;
+      expect(batch).toHaveLength(2);
+      expect(open(batch[0] as SealedMessage)).toEqual(here);
+      const second = batch[1] as SealedMessage;
+      expect(second.parseError).toMatch(/no header fields/);
+      expect(decrypt(dek, second.rawEnc, rawAad(7, 'sid-2')).equals(broken)).toBe(true);
     } finally {
       await pool.close();
     }
