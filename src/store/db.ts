@@ -1,6 +1,6 @@
 // The store: one Kysely instance over SQLite (embedded) or PostgreSQL (distributed).
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -22,6 +22,8 @@ export interface Store {
   redoable: Kysely<Database>;
   dialect: StoreKind;
   description: string;
+  /** SQLite on a file: where another connection (a sync's parse thread) can open it, and how this one checkpoints. */
+  sqliteFile?: { path: string; walAutoCheckpoint(): number };
   close(): Promise<void>;
 }
 
@@ -83,11 +85,15 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     if (checkpointer) database.pragma('wal_autocheckpoint = 0');
     else autoCheckpoints();
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    const file = config.store.path === ':memory:' ? undefined : resolve(config.store.path);
     return {
       db,
       redoable: db,
       dialect: 'sqlite',
       description,
+      sqliteFile: file
+        ? { path: file, walAutoCheckpoint: () => (database.open ? Number(database.pragma('wal_autocheckpoint', { simple: true })) : 0) }
+        : undefined,
       close: async () => {
         await checkpointer?.close();
         await db.destroy();

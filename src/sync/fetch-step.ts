@@ -5,10 +5,11 @@ import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
-import type { ParserPool } from './parser-pool.js';
+import { ParserUnavailable, type ParserPool } from './parser-pool.js';
 import { chunks, uidSet } from './plan.js';
 import { sealMessage, type SealedMessage } from './seal-message.js';
-import type { PendingMessage } from './sync-store.js';
+import type { PendingMessage, ServerMessageRow } from './sync-store.js';
+import type { MessageBase, ThreadStoreTarget } from './thread-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const FETCH_BATCH = 200;
@@ -105,35 +106,89 @@ export class BatchWriter {
     private readonly maxAttachmentBytes: number,
   ) {}
 
-  /** Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the previous ones. */
-  async submit(batch: Fetched[], parser: ParserPool | null): Promise<void> {
-    // In this thread the work waits one macrotask, so that the IMAP command that follows (the next
-    // FETCH, the next folder's EXAMINE) goes out first and the server answers it meanwhile.
-    const sealed = parser
-      ? this.sealThere(batch, parser)
-      : new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.sealHere(batch));
-    // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
-    sealed.catch(() => {});
-    while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
-    if (this.error) throw this.error;
-    if (batch.length === 0) return;
-    const previous = this.inflight.at(-1) ?? Promise.resolve();
-    const stored: Promise<void> = previous
-      .then(() => {
-        // A failed batch stops the ones behind it: the caller sees its error at the next submit or drain.
-        if (this.error) return;
-        return storeBatch(this.run, batch, sealed).then(() => {
-          this.done += batch.length;
-          this.onStored(this.done);
-        });
-      })
+  /** Where the parse thread writes batches itself (SQLite on a file), looked up once per writer. */
+  private target: ThreadStoreTarget | null | undefined;
+
+  /** Whether batches submitted with `parser` are written by its thread (their server rows must then come along). */
+  writesInThread(parser: ParserPool | null): boolean {
+    if (!parser) return false;
+    this.target ??= this.run.store.threadTarget();
+    return this.target !== null;
+  }
+
+  /**
+   * Starts parsing and sealing the batch (in `parser`'s thread, else here), then stores it behind the
+   * previous ones. Where the thread writes (writesInThread), `server` holds the batch's new server
+   * locations, written in the same transaction before the messages.
+   */
+  async submit(batch: Fetched[], parser: ParserPool | null, server: ServerMessageRow[] = []): Promise<void> {
+    let stored: Promise<void>;
+    if (parser && this.writesInThread(parser)) {
+      while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
+      if (this.error) throw this.error;
+      if (batch.length === 0 && server.length === 0) return;
+      stored = this.writeThere(batch, server, parser, this.target!);
+    } else {
+      // In this thread the work waits one macrotask, so that the IMAP command that follows (the next
+      // FETCH, the next folder's EXAMINE) goes out first and the server answers it meanwhile.
+      const sealed = parser
+        ? this.sealThere(batch, parser)
+        : new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.sealHere(batch));
+      // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
+      sealed.catch(() => {});
+      while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
+      if (this.error) throw this.error;
+      if (batch.length === 0) return;
+      const previous = this.inflight.at(-1) ?? Promise.resolve();
+      // A failed batch stops the ones behind it: the caller sees its error at the next submit or drain.
+      stored = previous.then(() => (this.error ? undefined : storeBatch(this.run, batch, sealed).then(() => this.stored(batch.length))));
+    }
+    const tracked: Promise<void> = stored
       .catch((err: unknown) => {
         this.error ??= err;
       })
       .finally(() => {
-        this.inflight.splice(this.inflight.indexOf(stored), 1);
+        this.inflight.splice(this.inflight.indexOf(tracked), 1);
       });
-    this.inflight.push(stored);
+    this.inflight.push(tracked);
+  }
+
+  private stored(count: number): void {
+    this.done += count;
+    this.onStored(this.done);
+  }
+
+  /** The thread seals and writes the batch; the run counts it once committed. */
+  private async writeThere(batch: Fetched[], server: ServerMessageRow[], parser: ParserPool, target: ThreadStoreTarget): Promise<void> {
+    const { account } = this.run;
+    const bases: MessageBase[] = batch.map(({ p }) => ({
+      user_id: account.userId,
+      account_id: account.id,
+      stable_id: p.stable_id,
+      folder_id: p.folder_id,
+      uid: p.uid,
+      flags: p.flags,
+      internal_date: p.internal_date,
+    }));
+    let r;
+    try {
+      r = await parser.storeBatch(
+        batch.map((f) => f.raw),
+        this.context(),
+        bases,
+        server,
+        target,
+      );
+    } catch (err) {
+      // The raw messages went to the thread with the job: a failed thread means fetching them again.
+      if (err instanceof ParserUnavailable)
+        throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', err);
+      throw err;
+    }
+    this.run.stats.fetched += batch.length;
+    this.run.stats.bytesFetched += r.bytes;
+    this.run.stats.parseProblems += r.parseProblems;
+    this.stored(batch.length);
   }
 
   private context() {
@@ -165,6 +220,7 @@ export class BatchWriter {
     if (this.error) throw this.error;
   }
 
+  /** Waits for every submitted batch to be written or failed, without throwing. */
   async settle(): Promise<void> {
     while (this.inflight.length > 0) await this.inflight.at(-1);
   }

@@ -6,10 +6,21 @@ import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
 import { sealMessage, type SealContext, type SealedMessage } from './seal-message.js';
+import type { ServerMessageRow } from './sync-store.js';
+import { writeSealedBatch, type MessageBase, type ThreadStoreTarget } from './thread-store.js';
 
 export type ParseJob =
   | { kind: 'parse'; raw: Uint8Array }
-  | { kind: 'seal'; raws: Uint8Array[]; stableIds: string[]; ctx: Omit<SealContext, 'dek' | 'stableId'> & { dek: Uint8Array } };
+  | { kind: 'seal'; raws: Uint8Array[]; stableIds: string[]; ctx: ThreadSealContext }
+  | {
+      kind: 'store';
+      raws: Uint8Array[];
+      bases: MessageBase[];
+      server: ServerMessageRow[];
+      target: ThreadStoreTarget;
+      ctx: ThreadSealContext;
+    };
+type ThreadSealContext = Omit<SealContext, 'dek' | 'stableId'> & { dek: Uint8Array };
 type ParseRequest = ParseJob & { id: number };
 
 if (parentPort) {
@@ -27,6 +38,28 @@ if (parentPort) {
       }
     }
     const dek = Buffer.from(m.ctx.dek);
+    const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    if (m.kind === 'store') {
+      try {
+        const rows: [MessageBase, SealedMessage][] = [];
+        let bytes = 0;
+        let parseProblems = 0;
+        for (let i = 0; i < m.raws.length; i++) {
+          const raw = view(m.raws[i]);
+          const base = m.bases[i];
+          const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: base.stable_id });
+          rows.push([base, s]);
+          bytes += s.size;
+          if (s.parseError) parseProblems++;
+        }
+        writeSealedBatch(m.target, m.server, rows);
+        port.postMessage({ id: m.id, stored: { bytes, parseProblems } });
+      } catch (err) {
+        const e = err as { message?: string; code?: unknown };
+        port.postMessage({ id: m.id, error: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined });
+      }
+      return;
+    }
     const sealed: SealOutcome[] = [];
     const transfer: ArrayBuffer[] = [];
     for (let i = 0; i < m.raws.length; i++) {

@@ -7,6 +7,8 @@ import { Worker } from 'node:worker_threads';
 import type { EmailFields } from '../mime/parse-fast.js';
 import type { ParseJob } from './parse-worker.js';
 import type { SealContext, SealedMessage } from './seal-message.js';
+import type { ServerMessageRow } from './sync-store.js';
+import type { MessageBase, ThreadStoreTarget } from './thread-store.js';
 
 // Plain JavaScript (eval'd): loads the thread's module by URL, so it runs the same from dist/ and src/.
 const WORKER_SOURCE = `
@@ -24,7 +26,21 @@ export class ParserUnavailable extends Error {}
 /** One message's outcome in a sealed batch: the sealed message, or why the thread could not seal it. */
 export type SealOutcome = { sealed: SealedMessage } | { error: string };
 
-type Reply = { id: number; email?: EmailFields; sealed?: SealOutcome[]; error?: string; fatal?: string };
+/** A batch the thread sealed and wrote: what the run counts. */
+export interface StoredBatch {
+  bytes: number;
+  parseProblems: number;
+}
+
+type Reply = {
+  id: number;
+  email?: EmailFields;
+  sealed?: SealOutcome[];
+  stored?: StoredBatch;
+  error?: string;
+  code?: string;
+  fatal?: string;
+};
 
 interface Pending {
   resolve(v: Reply | ParserUnavailable): void;
@@ -114,6 +130,34 @@ export class ParserPool {
         ? { ...o.sealed, metaEnc: asBuffer(o.sealed.metaEnc), rawEnc: asBuffer(o.sealed.rawEnc) }
         : new ParserUnavailable(`parse thread failed: ${o.error}`),
     );
+  }
+
+  /**
+   * Parses, seals and writes a batch in a thread (thread-store.ts): the new server locations, then the
+   * messages, in one transaction of the thread's own connection. Resolves when it is committed; rejects
+   * with the thread's error (its SQLite code kept, so a busy store stays a transient failure), or with
+   * ParserUnavailable if the thread itself failed. The raw messages are handed over, as in sealBatch.
+   */
+  async storeBatch(
+    raws: Buffer[],
+    ctx: Omit<SealContext, 'stableId'>,
+    bases: MessageBase[],
+    server: ServerMessageRow[],
+    target: ThreadStoreTarget,
+  ): Promise<StoredBatch> {
+    const own = raws.map(ownBuffer);
+    const job: ParseJob = {
+      kind: 'store',
+      raws: own,
+      bases,
+      server,
+      target,
+      ctx: { accountId: ctx.accountId, maxAttachmentBytes: ctx.maxAttachmentBytes, dek: new Uint8Array(ctx.dek) },
+    };
+    const r = await this.send(job, [...new Set(own.map((o) => o.buffer as ArrayBuffer))]);
+    if (r instanceof ParserUnavailable) throw r;
+    if (r.stored) return r.stored;
+    throw Object.assign(new Error(r.error ?? 'the parse thread did not store the batch'), { code: r.code });
   }
 
   private idle(): void {

@@ -4,7 +4,7 @@
 // message's old location is already gone, so its new location claims the same id).
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { fetchBodies, FLUSH_BYTES, FLUSH_COUNT, type BatchWriter, type Fetched } from './fetch-step.js';
-import { claimStableId, headerBlock, identityBase, parseIdentityHeaders } from './identity.js';
+import { claimStableId, headerBlock, identityBase, parseIdentityHeaders, withOrdinal } from './identity.js';
 import { parserPoolFor, type ParserPool } from './parser-pool.js';
 import {
   chunks,
@@ -284,13 +284,17 @@ async function readWithBodies(
   let bases: string[] = [];
   let got: Fetched[] = [];
   let bytes = 0;
+  // Where the parse thread writes, it writes the new server locations with their messages.
+  const inThread = bodies.writer.writesInThread(bodies.parser);
   const flush = async () => {
     run.throwIfAborted();
-    const inserted = new Set((await claimAndInsert(run, rows, bases)).map((r) => r.uid));
+    const fresh = await claimAndInsert(run, rows, bases, !inThread);
+    const inserted = new Set(fresh.map((r) => r.uid));
     // UIDs an interrupted earlier run already mirrored keep their rows; step 2 fetches them as pending.
     await bodies.writer.submit(
       got.filter((f) => inserted.has(f.p.uid)),
       bodies.parser,
+      inThread ? fresh : [],
     );
     rows = [];
     bases = [];
@@ -312,10 +316,19 @@ async function readWithBodies(
     }
     await flush();
   }
+  if (inThread) {
+    // The folder's state (its UIDNEXT) is saved next: only once its locations are in the store.
+    await bodies.writer.drain();
+    run.unsettledIds.clear();
+  }
 }
 
-/** Mirrors the rows, claiming stable ids for UIDs not mirrored yet; returns the rows it inserted. */
-async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[]): Promise<ServerMessageRow[]> {
+/**
+ * Mirrors the rows, claiming stable ids for UIDs not mirrored yet; returns the rows it inserted. With
+ * `insert` false the caller has them inserted elsewhere (a parse thread, thread-store.ts): their ids are
+ * then held as unsettled, so that the next claims see them before the store does.
+ */
+async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[], insert = true): Promise<ServerMessageRow[]> {
   if (all.length === 0) return [];
   // UIDs mirrored by an interrupted earlier run keep their ids (their flags are refreshed: CHANGEDSINCE
   // only covers UIDs below the stored UIDNEXT); only unknown UIDs claim an id.
@@ -338,11 +351,17 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
       part.map((p) => p.base),
     );
     for (const p of part) {
+      // Ordinals are handed out lowest first: stored and unsettled ids together run from the base up.
+      for (let n = 1, id = p.base; claimed.has(id) || run.unsettledIds.has(id); id = withOrdinal(p.base, ++n)) claimed.add(id);
       p.r.stable_id = claimStableId(p.base, claimed);
       claimed.add(p.r.stable_id);
     }
   }
-  await run.store.insertServerMessages(rows);
+  if (insert) await run.store.insertServerMessages(rows);
+  else {
+    await run.store.beforeInsertElsewhere(rows);
+    for (const r of rows) run.unsettledIds.add(r.stable_id);
+  }
   run.stats.newOnServer += rows.length;
   // Much new mail means bodies to parse soon: start the parse threads now, while step 1 goes on.
   parserPoolFor(run.stats.newOnServer);

@@ -31,6 +31,11 @@ export class SyncRun {
   readonly vanishedFolders = new Set<number>();
   /** Pass B left messages for step 2 (a folder with too much new mail, or UIDs mirrored by an interrupted run). */
   deferred = false;
+  /**
+   * Stable ids claimed by server locations that a parse thread is still writing (thread-store.ts): the
+   * store cannot show them yet, so claims consult this too. Emptied once the writer has drained.
+   */
+  readonly unsettledIds = new Set<string>();
   private vanishedSink: number[] | null = null;
 
   constructor(

@@ -5,6 +5,7 @@ import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
+import type { ThreadStoreTarget } from './thread-store.js';
 
 const INSERT_CHUNK = 400;
 
@@ -247,6 +248,19 @@ export class SyncStore {
       }
     }
     return claimed;
+  }
+
+  /** Where a parse thread may write this run's sealed batches itself (SQLite on a file), else null. */
+  threadTarget(): ThreadStoreTarget | null {
+    const f = this.store.sqliteFile;
+    return f ? { path: f.path, walAutoCheckpoint: f.walAutoCheckpoint() } : null;
+  }
+
+  /** The bookkeeping of insertServerMessages for rows another connection inserts (thread-store.ts). */
+  async beforeInsertElsewhere(rows: ServerMessageRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.beforeChange();
+    this.touch(rows);
   }
 
   private touch(rows: { stable_id: string }[], removed = false): void {

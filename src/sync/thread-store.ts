@@ -1,0 +1,97 @@
+// The writes of a sealed batch, for a parse thread with its own SQLite connection (parse-worker.ts):
+// on SQLite the reading thread's largest cost in an initial sync was inserting the sealed bytes
+// (~40 µs a message, most of it copying them into the WAL). The thread that seals a batch writes it,
+// server locations and messages in one transaction, so the sealed bytes never travel back either.
+// The same statements as sync-store.ts and fetch-step.ts issue through Kysely on the other path.
+import Database from 'better-sqlite3';
+import type { SealedMessage } from './seal-message.js';
+import type { ServerMessageRow } from './sync-store.js';
+
+/** Where the thread writes: the database file and its connection's automatic checkpoint setting. */
+export interface ThreadStoreTarget {
+  path: string;
+  /** Pages (0: never), as the owning connection has it: 0 while a checkpoint thread runs. */
+  walAutoCheckpoint: number;
+}
+
+/** What a stored message row takes from the mirror; the rest comes from sealing. */
+export interface MessageBase {
+  user_id: number;
+  account_id: number;
+  stable_id: string;
+  folder_id: number;
+  uid: number;
+  flags: string;
+  internal_date: number | null;
+}
+
+interface Connection {
+  db: Database.Database;
+  insertLocation: Database.Statement;
+  insertMessage: Database.Statement;
+  write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => void>;
+}
+
+const connections = new Map<string, Connection>();
+let idleTimer: NodeJS.Timeout | null = null;
+/** Connections close when the thread has had nothing to write for this long, so no file stays open behind a store's close(). */
+const IDLE_CLOSE_MS = 200;
+
+function connect(t: ThreadStoreTarget): Connection {
+  const open = connections.get(t.path);
+  if (open) return open;
+  const db = new Database(t.path, { timeout: 5000 });
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.trunc(t.walAutoCheckpoint))}`);
+  const insertLocation = db.prepare(
+    `insert into server_messages (folder_id, uid, account_id, stable_id, flags, internal_date, size)
+     values (?, ?, ?, ?, ?, ?, ?) on conflict (folder_id, uid) do nothing`,
+  );
+  const insertMessage = db.prepare(
+    `insert into messages (user_id, account_id, stable_id, folder_id, uid, flags, sent_at, size, meta_enc, body_enc,
+       raw_enc, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, ?, ?) on conflict (account_id, stable_id) do nothing`,
+  );
+  const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
+    for (const r of server) insertLocation.run(r.folder_id, r.uid, r.account_id, r.stable_id, r.flags, r.internal_date, r.size);
+    for (const [b, s] of messages)
+      insertMessage.run(
+        b.user_id,
+        b.account_id,
+        b.stable_id,
+        b.folder_id,
+        b.uid,
+        b.flags,
+        s.sentAt ?? b.internal_date,
+        s.size,
+        s.metaEnc,
+        s.rawEnc,
+        s.parseError,
+        s.hasSkippedAttachments ? 1 : 0,
+        now,
+        now,
+      );
+  });
+  const c = { db, insertLocation, insertMessage, write };
+  connections.set(t.path, c);
+  return c;
+}
+
+function closeAll(): void {
+  idleTimer = null;
+  for (const c of connections.values()) c.db.close();
+  connections.clear();
+}
+
+/** Writes the batch's new server locations, then its messages, in one transaction. */
+export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[], messages: [MessageBase, SealedMessage][]): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  try {
+    connect(t).write(server, messages, Date.now());
+  } finally {
+    idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
+    idleTimer.unref();
+  }
+}

@@ -1,0 +1,108 @@
+// A first sync large enough for the parse threads (parser-pool.ts, THREADS_FROM): on SQLite the thread
+// also writes each batch with its own connection (thread-store.ts), on PostgreSQL the reading thread does.
+// Duplicates of one Message-ID spread over batches claim ordinals the store cannot show yet.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getMessage, listMessages } from '../../../src/messages/message-repo.js';
+import { syncAccount } from '../../../src/sync/engine.js';
+import { SyncError } from '../../../src/sync/errors.js';
+import { THREADS_FROM } from '../../../src/sync/parser-pool.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
+import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+import { countRows, serverLocations, storedLive, UserPool } from './sync-helpers.js';
+
+let d: Dovecot;
+let proxy: FaultProxy;
+let users: UserPool;
+beforeAll(async () => {
+  d = await startDovecot();
+  users = new UserPool(d, 4);
+  proxy = await startFaultProxy({ host: d.host, port: d.port });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await d?.stop();
+});
+
+const COUNT = THREADS_FROM + 200;
+const FOLDERS = ['INBOX', 'Archive'];
+
+/** COUNT messages over two folders; every 50th is one of a family of identical copies (same Message-ID, same bytes). */
+function fill(user: string): void {
+  for (let i = 0; i < COUNT; i++) {
+    const copy = i % 50 === 0;
+    const msg = rawMessage({
+      id: copy ? 'same-everywhere' : `bulk-${i}`,
+      subject: copy ? 'the same' : `bulk ${i}`,
+      body: copy ? 'identical\r\n' : `${'x'.repeat(i % 700)} ${i}\r\n`,
+    });
+    d.writeMessage(user, i % 3 === 0 ? 'Archive' : 'INBOX', msg);
+  }
+}
+
+describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind) => {
+  let ts: TestStore;
+  beforeAll(async () => {
+    ts = await createTestStore(kind);
+  });
+  afterAll(async () => {
+    proxy.reset();
+    await ts?.cleanup();
+  });
+
+  it('stores every message once, each copy under its own ordinal, exactly as on the server, readable', async () => {
+    const { user, pw } = users.take();
+    fill(user);
+    const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.new, stats.remaining, stats.parseProblems]).toEqual([COUNT, COUNT, 0, 0]);
+    expect(stats.bytesFetched).toBeGreaterThan(COUNT * 200);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
+    const ids = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
+    expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
+    expect(await countRows(ts.store, 'server_messages')).toBeGreaterThanOrEqual(COUNT);
+    // The copies share one base id and hold ordinals 1..n (ids with a colon are ordinals above 1).
+    const copies = ids.filter((r) => r.stable_id.includes(':'));
+    expect(copies).toHaveLength(Math.ceil(COUNT / 50) - 1);
+    const row = await ts.store.db
+      .selectFrom('messages')
+      .select('id')
+      .where('stable_id', '=', copies[0].stable_id)
+      .executeTakeFirstOrThrow();
+    const detail = await getMessage(ts.store.db, acc.dek, acc.userId, row.id);
+    expect([detail?.subject, detail?.text?.trim()]).toEqual(['the same', 'identical']);
+    expect((await listMessages(ts.store.db, acc.dek, acc.userId, { accountId: acc.account.id })).total).toBe(COUNT);
+    expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+
+  it('cut in the middle of the bulk, then rerun: exact, no duplicates, nothing fetched twice', async () => {
+    const { user, pw } = users.take();
+    fill(user);
+    const acc = await createTestAccount(ts.store, { host: proxy.host, port: proxy.port }, { username: user, password: pw });
+    proxy.reset();
+    void proxy.cutAfter(150_000);
+    const err = await syncAccount(acc.input()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SyncError);
+    expect((err as SyncError).kind).toBe('transient');
+    proxy.reset();
+    const partial = Number(
+      (
+        await ts.store.db
+          .selectFrom('messages')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('account_id', '=', acc.account.id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(COUNT);
+    const stats = await syncAccount(acc.input());
+    expect(stats.fetched + partial).toBe(COUNT);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
+    expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+});
