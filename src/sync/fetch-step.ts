@@ -84,14 +84,18 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
   }
 }
 
-/** How many batches may be parsed, sealed or stored at once while the next one fills. */
-const IN_FLIGHT = 2;
+/**
+ * How many batches may be parsed, sealed or stored at once while the next one fills. Where the parse
+ * thread writes, a sealed batch never comes back to this thread and two fit in the memory budget; a
+ * moment's lag of the thread then no longer stalls the IMAP reader (behind ImapFlow's back-pressure,
+ * the connection too). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
+ * of them wait here: one batch (a second cost ~20 MB of peak RSS in a 10,000-message first sync).
+ */
+const IN_FLIGHT = { thread: 2, here: 1 };
 
 /**
- * Stores batches while the next one is fetched: up to IN_FLIGHT batches are being parsed, sealed and
- * written (in order) while another fills, so memory stays bounded by a few batches and IMAP reading
- * overlaps parsing and SQL. One batch in flight left the reader waiting whenever the parse thread
- * fell behind for a moment; behind ImapFlow's back-pressure, that wait stalled the connection too.
+ * Stores batches while the next one is fetched: batches are parsed, sealed and written (in order)
+ * while another fills, so memory stays bounded by a few batches and IMAP reading overlaps parsing and SQL.
  */
 export class BatchWriter {
   done = 0;
@@ -124,7 +128,7 @@ export class BatchWriter {
   async submit(batch: Fetched[], parser: ParserPool | null, server: ServerMessageRow[] = []): Promise<void> {
     let stored: Promise<void>;
     if (parser && this.writesInThread(parser)) {
-      while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
+      while (this.inflight.length >= IN_FLIGHT.thread) await this.inflight[0];
       if (this.error) throw this.error;
       if (batch.length === 0 && server.length === 0) return;
       stored = this.writeThere(batch, server, parser, this.target!);
@@ -136,7 +140,7 @@ export class BatchWriter {
         : new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.sealHere(batch));
       // Awaited by storeBatch; if an earlier batch failed first, nobody does: not an unhandled rejection.
       sealed.catch(() => {});
-      while (this.inflight.length >= IN_FLIGHT) await this.inflight[0];
+      while (this.inflight.length >= IN_FLIGHT.here) await this.inflight[0];
       if (this.error) throw this.error;
       if (batch.length === 0) return;
       const previous = this.inflight.at(-1) ?? Promise.resolve();

@@ -23,6 +23,8 @@ export type ParseJob =
 type ThreadSealContext = Omit<SealContext, 'dek' | 'stableId'> & { dek: Uint8Array };
 type ParseRequest = ParseJob & { id: number };
 
+const EMPTY = new Uint8Array(0);
+
 if (parentPort) {
   const port = parentPort;
   installConcatBlob();
@@ -46,6 +48,7 @@ if (parentPort) {
         let parseProblems = 0;
         for (let i = 0; i < m.raws.length; i++) {
           const raw = view(m.raws[i]);
+          m.raws[i] = EMPTY; // sealed, the raw source is garbage: not held until the batch is written
           const base = m.bases[i];
           const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: base.stable_id });
           rows.push([base, s]);
@@ -65,6 +68,7 @@ if (parentPort) {
     for (let i = 0; i < m.raws.length; i++) {
       try {
         const raw = Buffer.from(m.raws[i].buffer, m.raws[i].byteOffset, m.raws[i].byteLength);
+        m.raws[i] = EMPTY;
         // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
         const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: m.stableIds[i] });
         const metaEnc = ownBuffer(s.metaEnc);
