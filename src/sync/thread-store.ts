@@ -3,6 +3,7 @@
 // (~40 µs a message, most of it copying them into the WAL). The thread that seals a batch writes it,
 // server locations and messages in one transaction, so the sealed bytes never travel back either.
 // The same statements as sync-store.ts and fetch-step.ts issue through Kysely on the other path.
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
@@ -27,6 +28,8 @@ export interface MessageBase {
 
 interface Connection {
   db: Database.Database;
+  /** The file it opened: a store deleted and created anew at the same path is another file. */
+  ino: number;
   insertLocation: Database.Statement;
   insertMessage: Database.Statement;
   write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => void>;
@@ -38,9 +41,14 @@ let idleTimer: NodeJS.Timeout | null = null;
 const IDLE_CLOSE_MS = 200;
 
 function connect(t: ThreadStoreTarget): Connection {
+  const ino = statSync(t.path).ino;
   const open = connections.get(t.path);
-  if (open) return open;
-  const db = new Database(t.path, { timeout: 5000 });
+  if (open && open.ino === ino) return open;
+  if (open) {
+    open.db.close();
+    connections.delete(t.path);
+  }
+  const db = new Database(t.path, { timeout: 5000, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
@@ -74,7 +82,7 @@ function connect(t: ThreadStoreTarget): Connection {
         now,
       );
   });
-  const c = { db, insertLocation, insertMessage, write };
+  const c = { db, ino, insertLocation, insertMessage, write };
   connections.set(t.path, c);
   return c;
 }
