@@ -45,8 +45,12 @@ function connect(t: ThreadStoreTarget): Connection {
   const open = connections.get(t.path);
   if (open && open.ino === ino) return open;
   if (open) {
-    open.db.close();
     connections.delete(t.path);
+    try {
+      open.db.close();
+    } catch {
+      // As in closeAll.
+    }
   }
   const db = new Database(t.path, { timeout: 5000, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
@@ -89,7 +93,13 @@ function connect(t: ThreadStoreTarget): Connection {
 
 function closeAll(): void {
   idleTimer = null;
-  for (const c of connections.values()) c.db.close();
+  for (const c of connections.values()) {
+    try {
+      c.db.close();
+    } catch {
+      // Its file may be gone (a store deleted after its close); nothing is left to write.
+    }
+  }
   connections.clear();
 }
 
