@@ -86,6 +86,27 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive', 'Sent']));
   });
 
+  it('new UIDs expunged again before the sync: nothing fetched, nothing deleted, exact', async () => {
+    const { user, pw, acc } = await setup({}, true);
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
+    await syncAccount(acc.input());
+    for (let i = 0; i < 2; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `gone ${i}` }));
+    await d.withClient(user, pw, async (c) => {
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        // UIDNEXT moves on to 6 while no message above UID 3 is left.
+        await c.messageDelete('4:5', { uid: true });
+      } finally {
+        lock.release();
+      }
+    });
+    proxy.resetCounters();
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.new, stats.deleted]).toEqual([0, 0, 0]);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
+    expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+
   it('new mail, server-side flag changes and expunges are followed', async () => {
     const { user, pw, acc } = await setup();
     for (let i = 0; i < 4; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
