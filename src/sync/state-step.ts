@@ -51,6 +51,11 @@ export interface FolderWork {
   action: FolderAction;
   /** First UID not yet mirrored (pass B reads from here), null when pass B has nothing to do. */
   newFrom: number | null;
+  /**
+   * The HIGHESTMODSEQ whose flag changes pass A applied. Pass B saves this, never the value of its own
+   * EXAMINE: a flag changed between the two would otherwise be covered by the saved modseq unapplied.
+   */
+  appliedModseq?: string | null;
 }
 
 interface OpenedBox {
@@ -146,10 +151,16 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
       run.stats.flagChangesOnServer += changed.length;
       run.stats.vanishedOnServer += vanished.length;
     }
-    // Modseq now, UIDNEXT only after pass B: an interruption in between re-reads the new UIDs.
-    if (run.condstore) await run.store.saveFolderState(w.id, { highestmodseq: box.highestModseq });
     w.newFrom = box.uidNext > action.knownUpTo + 1 ? action.knownUpTo + 1 : null;
-    if (w.newFrom === null) await run.store.saveFolderState(w.id, { uidnext: box.uidNext, lastSyncedAt: Date.now() });
+    w.appliedModseq = box.highestModseq;
+    // With nothing new, the folder's state is saved here; otherwise pass B saves it, modseq and UIDNEXT
+    // together once the new UIDs are mirrored (an interruption before that redoes both: idempotent).
+    if (w.newFrom === null)
+      await run.store.saveFolderState(w.id, {
+        ...(run.condstore ? { highestmodseq: box.highestModseq } : {}),
+        uidnext: box.uidNext,
+        lastSyncedAt: Date.now(),
+      });
     return true;
   } finally {
     lock.release();
@@ -173,9 +184,11 @@ export async function passB(
   if (!lock) return false;
   try {
     const box = boxState(run.client);
+    let applied = w.appliedModseq ?? null;
     if (w.stored?.uidvalidity != null && w.action.kind !== 'full' && box.uidValidity !== w.stored.uidvalidity) {
       await run.store.resetFolder(w.id);
       w.newFrom = 1;
+      applied = null; // everything is mirrored anew from this EXAMINE
     }
     const from = w.newFrom;
     const uids =
@@ -211,7 +224,7 @@ export async function passB(
     await run.store.saveFolderState(w.id, {
       uidvalidity: box.uidValidity,
       uidnext: box.uidNext,
-      highestmodseq: run.condstore ? box.highestModseq : null,
+      highestmodseq: run.condstore ? (applied ?? box.highestModseq) : null,
       lastSyncedAt: Date.now(),
     });
     return true;

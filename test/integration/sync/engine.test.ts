@@ -86,6 +86,38 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive', 'Sent']));
   });
 
+  it('a flag changed between pass A and pass B is not skipped by the saved modseq', async () => {
+    const { user, pw, acc } = await setup();
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
+    for (let i = 0; i < 2; i++) d.writeMessage(user, 'Archive', rawMessage({ subject: `a ${i}` }));
+    await syncAccount(acc.input());
+    // An expunge makes the passes visit the folders one after the other; new mail gives INBOX a pass B.
+    await d.withClient(user, pw, async (c) => {
+      const lock = await c.getMailboxLock('Archive');
+      try {
+        await c.messageDelete('1', { uid: true });
+      } finally {
+        lock.release();
+      }
+    });
+    d.writeMessage(user, 'INBOX', rawMessage({ subject: 'new' }));
+    let inboxVisits = 0;
+    const stats = await syncAccount(
+      acc.input({
+        onProgress: (p) => {
+          // The second visit is pass B's: pass A has read INBOX's flags already. doveadm runs synchronously.
+          if (p.phase === 'state' && p.folder === 'INBOX' && ++inboxVisits === 2)
+            d.doveadm(['flags', 'add', '-u', user, '\\Flagged', 'mailbox', 'INBOX', 'uid', '1']);
+        },
+      }),
+    );
+    expect([inboxVisits, stats.fetched, stats.deleted]).toEqual([2, 1, 1]);
+    await syncAccount(acc.input());
+    const inbox = (await storedLive(ts.store, acc.account.id)).filter((l) => l.folder === 'INBOX');
+    expect(inbox.find((l) => l.uid === 1)?.flags).toContain('\\Flagged');
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive']));
+  });
+
   it('new UIDs expunged again before the sync: nothing fetched, nothing deleted, exact', async () => {
     const { user, pw, acc } = await setup({}, true);
     for (let i = 0; i < 3; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
