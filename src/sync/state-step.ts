@@ -345,10 +345,16 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   if (all.length === 0) return [];
   // UIDs mirrored by an interrupted earlier run keep their ids (their flags are refreshed: CHANGEDSINCE
   // only covers UIDs below the stored UIDNEXT); only unknown UIDs claim an id.
-  const known = await run.store.flagsOf(
-    all[0].folder_id,
-    all.map((r) => r.uid),
-  );
+  // In one claim chunk (every batch with bodies), the ids claimed in the bases' families are read
+  // alongside, for all the bases: a superset of those of the new rows, which the claims below need.
+  const oneChunk = all.length <= HEADER_BATCH;
+  const [known, claimedAlongside] = await Promise.all([
+    run.store.flagsOf(
+      all[0].folder_id,
+      all.map((r) => r.uid),
+    ),
+    oneChunk ? run.store.claimedIds(run.account.id, allBases) : null,
+  ]);
   const refreshed = all.filter((r) => known.has(r.uid) && known.get(r.uid) !== r.flags);
   await run.store.applyStateChanges(all[0].folder_id, refreshed, []);
   const rows = all.filter((r) => !known.has(r.uid));
@@ -359,10 +365,12 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
     rows.map((r, i) => ({ r, base: bases[i] })),
     HEADER_BATCH,
   )) {
-    const claimed = await run.store.claimedIds(
-      run.account.id,
-      part.map((p) => p.base),
-    );
+    const claimed =
+      claimedAlongside ??
+      (await run.store.claimedIds(
+        run.account.id,
+        part.map((p) => p.base),
+      ));
     for (const p of part) {
       // Ordinals are handed out lowest first: stored and unsettled ids together run from the base up.
       for (let n = 1, id = p.base; claimed.has(id) || run.unsettledIds.has(id); id = withOrdinal(p.base, ++n)) claimed.add(id);

@@ -272,14 +272,19 @@ export class SyncStore {
     if (rows.length === 0) return;
     await this.beforeChange();
     this.touch(rows);
+    const insert = (db: Kysely<Database>, part: ServerMessageRow[]) =>
+      db
+        .insertInto('server_messages')
+        .values(part)
+        .onConflict((oc) => oc.columns(['folder_id', 'uid']).doNothing())
+        .execute();
+    // One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
+    if (rows.length <= INSERT_CHUNK) {
+      await insert(this.redoable, rows);
+      return;
+    }
     await this.write(async (trx) => {
-      for (const part of chunks(rows, INSERT_CHUNK)) {
-        await trx
-          .insertInto('server_messages')
-          .values(part)
-          .onConflict((oc) => oc.columns(['folder_id', 'uid']).doNothing())
-          .execute();
-      }
+      for (const part of chunks(rows, INSERT_CHUNK)) await insert(trx, part);
     });
   }
 
