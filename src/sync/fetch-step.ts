@@ -112,8 +112,6 @@ export class BatchWriter {
     private readonly maxAttachmentBytes: number,
   ) {}
 
-  /** The pool whose threads wrote batches of this writer (to commit at drain), if any. */
-  private threadWriter: ParserPool | null = null;
   /** Where the parse thread writes batches itself (SQLite on a file), looked up once per writer. */
   private target: ThreadStoreTarget | null | undefined;
 
@@ -132,7 +130,6 @@ export class BatchWriter {
   async submit(batch: Fetched[], parser: ParserPool | null, server: ServerMessageRow[] = []): Promise<void> {
     let stored: Promise<void>;
     if (parser && this.writesInThread(parser)) {
-      this.threadWriter = parser;
       while (this.inflight.length >= IN_FLIGHT.thread) await this.inflight[0];
       if (this.error) throw this.error;
       if (batch.length === 0 && server.length === 0) return;
@@ -224,30 +221,14 @@ export class BatchWriter {
     return out;
   }
 
-  /** Waits until every submitted batch is in the store (committed), or throws why one is not. */
   async drain(): Promise<void> {
-    while (this.inflight.length > 0) await this.inflight.at(-1);
+    await this.settle();
     if (this.error) throw this.error;
-    if (this.threadWriter) {
-      try {
-        await this.threadWriter.commitWrites();
-      } catch (err) {
-        this.error ??=
-          err instanceof ParserUnavailable
-            ? transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', err)
-            : err;
-        throw this.error;
-      }
-    }
   }
 
-  /**
-   * Waits for every submitted batch to be written or failed, without throwing; what the threads wrote
-   * is committed (kept for the next run), so nothing lands after the sync has returned.
-   */
+  /** Waits for every submitted batch to be written or failed, without throwing. */
   async settle(): Promise<void> {
     while (this.inflight.length > 0) await this.inflight.at(-1);
-    await this.threadWriter?.commitWrites().catch(() => {});
   }
 }
 

@@ -7,11 +7,10 @@ import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
 import { sealMessage, type SealContext, type SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
-import { commit, writeSealedBatch, type MessageBase, type ThreadStoreTarget } from './thread-store.js';
+import { writeSealedBatch, type MessageBase, type ThreadStoreTarget } from './thread-store.js';
 
 export type ParseJob =
   | { kind: 'parse'; raw: Uint8Array }
-  | { kind: 'commit' }
   | { kind: 'seal'; raws: Uint8Array[]; stableIds: string[]; ctx: ThreadSealContext }
   | {
       kind: 'store';
@@ -39,16 +38,6 @@ if (parentPort) {
       } catch (err) {
         return port.postMessage({ id: m.id, error: String((err as Error)?.message ?? err) });
       }
-    }
-    if (m.kind === 'commit') {
-      try {
-        commit();
-        port.postMessage({ id: m.id });
-      } catch (err) {
-        const e = err as { message?: string; code?: unknown };
-        port.postMessage({ id: m.id, error: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined });
-      }
-      return;
     }
     const dek = Buffer.from(m.ctx.dek);
     const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);

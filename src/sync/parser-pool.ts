@@ -85,9 +85,9 @@ export class ParserPool {
     }
   }
 
-  private send(req: ParseJob, transfer: ArrayBuffer[], to?: Worker): Promise<Reply | ParserUnavailable> {
+  private send(req: ParseJob, transfer: ArrayBuffer[]): Promise<Reply | ParserUnavailable> {
     const id = this.nextId++;
-    const w = to ?? this.workers[this.rr++ % this.workers.length];
+    const w = this.workers[this.rr++ % this.workers.length];
     // Threads hold the process open only while they have work, so an idle shared pool never blocks exit.
     if (this.pending.size === 0) for (const x of this.workers) x.ref();
     return new Promise((resolve) => {
@@ -158,18 +158,6 @@ export class ParserPool {
     if (r instanceof ParserUnavailable) throw r;
     if (r.stored) return r.stored;
     throw Object.assign(new Error(r.error ?? 'the parse thread did not store the batch'), { code: r.code });
-  }
-
-  /**
-   * Commits what the threads wrote with storeBatch (they keep a transaction open across batches, see
-   * thread-store.ts). Resolves once every thread has committed; rejects with the first failure.
-   */
-  async commitWrites(): Promise<void> {
-    const replies = await Promise.all(this.workers.map((w) => this.send({ kind: 'commit' }, [], w)));
-    for (const r of replies) {
-      if (r instanceof ParserUnavailable) throw r;
-      if (r.error !== undefined) throw Object.assign(new Error(r.error), { code: r.code });
-    }
   }
 
   private idle(): void {

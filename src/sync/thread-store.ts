@@ -30,27 +30,15 @@ interface Connection {
   db: Database.Database;
   /** The file it opened: a store deleted and created anew at the same path is another file. */
   ino: number;
-  insert(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number): void;
-  /** Sealed bytes written since the open transaction began. */
-  pending: number;
-  /** Why an idle commit failed: what the drain's commit() or the next write throws, so no loss goes unseen. */
-  failed: unknown;
+  insertLocation: Database.Statement;
+  insertMessage: Database.Statement;
+  write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => void>;
 }
 
 const connections = new Map<string, Connection>();
 let idleTimer: NodeJS.Timeout | null = null;
-let commitTimer: NodeJS.Timeout | null = null;
 /** Connections close when the thread has had nothing to write for this long, so no file stays open behind a store's close(). */
 const IDLE_CLOSE_MS = 200;
-/**
- * Batches share a transaction until this many sealed bytes are in it. Every commit writes each index
- * page a transaction touched to the WAL again, and stable ids are random keys: with one commit per
- * 100-message batch the WAL grew to 759 MB for a 466 MB first sync (it never restarts while the sync
- * writes), one copy of each index page per batch. The reading thread's drain() commits (see commit()).
- */
-const COMMIT_BYTES = 16 * 1024 * 1024;
-/** An open transaction commits once nothing more came to write for this long: other writers never wait longer. */
-const IDLE_COMMIT_MS = 2;
 
 function connect(t: ThreadStoreTarget): Connection {
   const ino = statSync(t.path).ino;
@@ -58,15 +46,17 @@ function connect(t: ThreadStoreTarget): Connection {
   if (open && open.ino === ino) return open;
   if (open) {
     connections.delete(t.path);
-    close(open);
+    try {
+      open.db.close();
+    } catch {
+      // As in closeAll.
+    }
   }
   const db = new Database(t.path, { timeout: 5000, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.trunc(t.walAutoCheckpoint))}`);
-  // Room for the indexes' pages a shared transaction keeps touching; message bytes spill to the WAL.
-  db.pragma('cache_size = -8192');
   const insertLocation = db.prepare(
     `insert into server_messages (folder_id, uid, account_id, stable_id, flags, internal_date, size)
      values (?, ?, ?, ?, ?, ?, ?) on conflict (folder_id, uid) do nothing`,
@@ -76,7 +66,7 @@ function connect(t: ThreadStoreTarget): Connection {
        raw_enc, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, ?, ?) on conflict (account_id, stable_id) do nothing`,
   );
-  const insert = (server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
+  const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
     for (const r of server) insertLocation.run(r.folder_id, r.uid, r.account_id, r.stable_id, r.flags, r.internal_date, r.size);
     for (const [b, s] of messages)
       insertMessage.run(
@@ -95,81 +85,30 @@ function connect(t: ThreadStoreTarget): Connection {
         now,
         now,
       );
-  };
-  const c: Connection = { db, ino, insert, pending: 0, failed: null };
+  });
+  const c = { db, ino, insertLocation, insertMessage, write };
   connections.set(t.path, c);
   return c;
 }
 
-function commitOne(c: Connection): void {
-  if (c.failed) {
-    const err = c.failed;
-    c.failed = null;
-    throw err;
-  }
-  c.pending = 0;
-  try {
-    if (c.db.inTransaction) c.db.exec('COMMIT');
-  } catch (err) {
-    if (c.db.inTransaction) c.db.exec('ROLLBACK');
-    throw err;
-  }
-}
-
-function close(c: Connection): void {
-  try {
-    commitOne(c);
-    c.db.close();
-  } catch {
-    // Its file may be gone (a store deleted after its close): nothing is left to write there.
-  }
-}
-
 function closeAll(): void {
   idleTimer = null;
-  for (const c of connections.values()) close(c);
+  for (const c of connections.values()) {
+    try {
+      c.db.close();
+    } catch {
+      // Its file may be gone (a store deleted after its close); nothing is left to write.
+    }
+  }
   connections.clear();
 }
 
-/** Commits every open transaction of this thread; throws what the commit threw. */
-export function commit(): void {
-  if (commitTimer) clearTimeout(commitTimer);
-  commitTimer = null;
-  for (const c of connections.values()) commitOne(c);
-}
-
-/**
- * Writes the batch's new server locations, then its messages, into the open transaction (begun if none
- * is), committing it once COMMIT_BYTES are in it. A failure rolls back the whole open transaction:
- * the batches in it are fetched again by the next run.
- */
+/** Writes the batch's new server locations, then its messages, in one transaction. */
 export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[], messages: [MessageBase, SealedMessage][]): void {
   if (idleTimer) clearTimeout(idleTimer);
-  if (commitTimer) clearTimeout(commitTimer);
   try {
-    const c = connect(t);
-    try {
-      if (c.failed) commitOne(c); // throws the idle commit's failure
-      if (!c.db.inTransaction) c.db.exec('BEGIN IMMEDIATE');
-      c.insert(server, messages, Date.now());
-      for (const [, s] of messages) c.pending += s.rawEnc.length;
-      if (c.pending >= COMMIT_BYTES) commitOne(c);
-    } catch (err) {
-      c.pending = 0;
-      if (c.db.inTransaction) c.db.exec('ROLLBACK');
-      throw err;
-    }
+    connect(t).write(server, messages, Date.now());
   } finally {
-    commitTimer = setTimeout(() => {
-      commitTimer = null;
-      for (const c of connections.values())
-        try {
-          commitOne(c);
-        } catch (err) {
-          c.failed = err;
-        }
-    }, IDLE_COMMIT_MS);
-    commitTimer.unref();
     idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
     idleTimer.unref();
   }

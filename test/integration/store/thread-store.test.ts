@@ -6,7 +6,7 @@ import { openStore } from '../../../src/store/db.js';
 import { getRawMessage } from '../../../src/messages/message-repo.js';
 import { sealMessage } from '../../../src/sync/seal-message.js';
 import { parseEmail } from '../../../src/mime/parse-email.js';
-import { commit, writeSealedBatch, type MessageBase } from '../../../src/sync/thread-store.js';
+import { writeSealedBatch, type MessageBase } from '../../../src/sync/thread-store.js';
 import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 
@@ -57,9 +57,6 @@ describe('the parse thread’s SQLite writes', () => {
     const b = await batch(ts, 7);
     writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
     writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
-    // Batches share a transaction until committed: invisible to other connections before.
-    expect(await ts.store.db.selectFrom('messages').select('id').execute()).toEqual([]);
-    commit();
     const rows = await ts.store.db.selectFrom('messages').select(['id', 'stable_id', 'uid', 'flags', 'sent_at']).execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ stable_id: 'sid-7', uid: 7, flags: '["\\\\Seen"]' });
@@ -75,7 +72,6 @@ describe('the parse thread’s SQLite writes', () => {
     const target = { path, walAutoCheckpoint: 0 };
     const a = await batch(first, 1);
     writeSealedBatch(target, [a.location], [[a.base, a.sealed]]);
-    commit();
     await first.store.close();
     for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
     // A new store at the same path (same data dir): the thread's cached connection must not write into the old file.
@@ -84,27 +80,7 @@ describe('the parse thread’s SQLite writes', () => {
     expect(second.store.sqliteFile!.path).toBe(path);
     const b = await batch(second, 2);
     writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
-    commit();
     expect(await second.store.db.selectFrom('messages').select('uid').execute()).toEqual([{ uid: 2 }]);
-  });
-
-  it('a failed batch rolls back the open transaction and is reported; nothing of it is left', async () => {
-    const ts = await createTestStore('sqlite');
-    stores.push(ts);
-    const target = { path: ts.store.sqliteFile!.path, walAutoCheckpoint: 0 };
-    // Both prepared first: this test writes from the thread that holds the open transaction.
-    const good = await batch(ts, 3);
-    const bad = await batch(ts, 4);
-    writeSealedBatch(target, [good.location], [[good.base, good.sealed]]);
-    // A folder that does not exist: the foreign key fails inside the shared transaction.
-    const orphan = { ...bad.location, folder_id: 999_999 };
-    expect(() => writeSealedBatch(target, [orphan], [])).toThrow(/FOREIGN KEY/);
-    commit();
-    expect(await ts.store.db.selectFrom('server_messages').select('uid').execute()).toEqual([]);
-    // The connection goes on: the next batch and its commit work.
-    writeSealedBatch(target, [good.location], [[good.base, good.sealed]]);
-    commit();
-    expect(await ts.store.db.selectFrom('messages').select('uid').execute()).toEqual([{ uid: 3 }]);
   });
 
   it('is offered only for SQLite on a file', async () => {
