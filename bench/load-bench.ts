@@ -108,7 +108,7 @@ async function scenario(
   const pgdb = opts.queue === 'bullmq' && process.env.BENCH_PG !== '0' ? await createPgDatabase() : undefined;
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
     QUEUE: opts.queue,
     WORKER_CONCURRENCY: String(opts.concurrency),
     SERVER_SECRET: randomBytes(32).toString('hex'),

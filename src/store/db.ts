@@ -46,12 +46,17 @@ const pgTypes = {
 /**
  * Kysely prepares every SQLite statement anew; a sync's batched inserts (hundreds of parameters)
  * spent more time compiling than binding. Statements are reused by their SQL text (a connection
- * runs one query at a time, so a cached statement is never busy).
+ * runs one query at a time, so a cached statement is never busy). Transactions begin immediate (below).
  */
 function withStatementCache(database: SQLite.Database, size = 100): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = database.prepare.bind(database);
-  database.prepare = ((source: string) => {
+  database.prepare = ((text: string) => {
+    // Kysely begins transactions deferred. A deferred transaction that reads before it writes fails at
+    // once with SQLITE_BUSY (no waiting helps: its snapshot is stale) when another connection wrote in
+    // between, as a sync's parse thread (src/sync/thread-store.ts) or another process does. Immediate:
+    // the write lock is taken at BEGIN, waiting for it like any write.
+    const source = text === 'begin' ? 'begin immediate' : text;
     let stmt = cache.get(source);
     if (stmt) {
       cache.delete(source); // most recently used goes last
