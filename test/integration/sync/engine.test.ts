@@ -4,7 +4,7 @@ import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
 import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
-import { serverLocations, storedLive } from './sync-helpers.js';
+import { onServer, serverLocations, storedLive } from './sync-helpers.js';
 
 let d: Dovecot;
 let proxy: FaultProxy;
@@ -92,14 +92,7 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     for (let i = 0; i < 2; i++) d.writeMessage(user, 'Archive', rawMessage({ subject: `a ${i}` }));
     await syncAccount(acc.input());
     // An expunge makes the passes visit the folders one after the other; new mail gives INBOX a pass B.
-    await d.withClient(user, pw, async (c) => {
-      const lock = await c.getMailboxLock('Archive');
-      try {
-        await c.messageDelete('1', { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    await onServer(d, user, pw, 'Archive', (c) => c.messageDelete('1', { uid: true }));
     d.writeMessage(user, 'INBOX', rawMessage({ subject: 'new' }));
     let inboxVisits = 0;
     const stats = await syncAccount(
@@ -123,15 +116,8 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     for (let i = 0; i < 3; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
     await syncAccount(acc.input());
     for (let i = 0; i < 2; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `gone ${i}` }));
-    await d.withClient(user, pw, async (c) => {
-      const lock = await c.getMailboxLock('INBOX');
-      try {
-        // UIDNEXT moves on to 6 while no message above UID 3 is left.
-        await c.messageDelete('4:5', { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    // UIDNEXT moves on to 6 while no message above UID 3 is left.
+    await onServer(d, user, pw, 'INBOX', (c) => c.messageDelete('4:5', { uid: true }));
     proxy.resetCounters();
     const stats = await syncAccount(acc.input());
     expect([stats.fetched, stats.new, stats.deleted]).toEqual([0, 0, 0]);
