@@ -57,6 +57,8 @@ export class ParserPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  /** Why the pool stopped working (a thread failed, or close()): every later job answers ParserUnavailable. */
+  private failed: Error | null = null;
   private rr = 0;
 
   constructor(size = Math.min(2, Math.max(1, cpus().length - 1))) {
@@ -80,12 +82,16 @@ export class ParserPool {
         if (this.pending.size === 0) this.idle();
       });
       w.on('error', (err) => this.failAll(err));
+      // A thread that ends unasked (killed, out of memory) answers nothing more.
+      w.on('exit', (code) => this.failAll(new Error(`the thread exited (code ${code})`)));
       w.unref();
       this.workers.push(w);
     }
   }
 
   private send(req: ParseJob, transfer: ArrayBuffer[]): Promise<Reply | ParserUnavailable> {
+    // A failed or closed pool answers at once: a sync still holding it must not wait for a dead thread.
+    if (this.failed) return Promise.resolve(new ParserUnavailable(`parse thread failed: ${this.failed.message}`));
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length];
     // Threads hold the process open only while they have work, so an idle shared pool never blocks exit.
@@ -165,6 +171,7 @@ export class ParserPool {
   }
 
   private failAll(err: Error): void {
+    this.failed ??= err;
     for (const p of this.pending.values()) p.resolve(new ParserUnavailable(`parse thread failed: ${err.message}`));
     this.pending.clear();
     this.idle();

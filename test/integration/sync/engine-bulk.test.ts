@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, listMessages } from '../../../src/messages/message-repo.js';
 import { syncAccount } from '../../../src/sync/engine.js';
 import { SyncError } from '../../../src/sync/errors.js';
-import { THREADS_FROM } from '../../../src/sync/parser-pool.js';
+import { sharedParserPool, THREADS_FROM } from '../../../src/sync/parser-pool.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
 import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
@@ -17,7 +17,7 @@ let proxy: FaultProxy;
 let users: UserPool;
 beforeAll(async () => {
   d = await startDovecot();
-  users = new UserPool(d, 4);
+  users = new UserPool(d, 6);
   proxy = await startFaultProxy({ host: d.host, port: d.port });
 });
 afterAll(async () => {
@@ -74,6 +74,34 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     expect([detail?.subject, detail?.text?.trim()]).toEqual(['the same', 'identical']);
     expect((await listMessages(ts.store.db, acc.dek, acc.userId, { accountId: acc.account.id })).total).toBe(COUNT);
     expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+
+  it('the parse thread lost in the middle of the bulk: a transient failure, not a hang; a rerun completes exactly', async () => {
+    const { user, pw } = users.take();
+    fill(user);
+    const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
+    let closing: Promise<void> | undefined;
+    const err = await syncAccount(
+      acc.input({
+        onProgress: (p) => {
+          // The second folder's bodies are about to come: the first folder's batches are all written, so
+          // no job is pending when the thread goes; the next one is sent to a pool that has none left.
+          if (p.phase === 'fetch' && p.folderIndex === 2 && p.done === 0 && !closing) closing = sharedParserPool()?.close();
+        },
+      }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await closing;
+    expect(closing).toBeDefined();
+    expect(err).toBeInstanceOf(SyncError);
+    expect([(err as SyncError).kind, (err as SyncError).code]).toEqual(['transient', 'internal']);
+    const stats = await syncAccount(acc.input());
+    expect(stats.remaining).toBe(0);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
+    const ids = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
+    expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
   });
 
   it('cut in the middle of the bulk, then rerun: exact, no duplicates, nothing fetched twice', async () => {
