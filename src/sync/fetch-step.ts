@@ -186,10 +186,7 @@ export class BatchWriter {
         target,
       );
     } catch (err) {
-      // The raw messages went to the thread with the job: a failed thread means fetching them again.
-      if (err instanceof ParserUnavailable)
-        throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', err);
-      throw err;
+      throw err instanceof ParserUnavailable ? threadLost(err) : err;
     }
     this.run.stats.fetched += batch.length;
     this.run.stats.bytesFetched += r.bytes;
@@ -208,9 +205,8 @@ export class BatchWriter {
       this.context(),
       batch.map((f) => f.p.stable_id),
     );
-    // The raw messages went to the thread with the job: a failed thread means fetching them again.
     const failed = r instanceof Error ? r : r.find((s): s is Error => s instanceof Error);
-    if (failed) throw transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', failed);
+    if (failed) throw threadLost(failed);
     return r as SealedMessage[];
   }
 
@@ -230,6 +226,11 @@ export class BatchWriter {
   async settle(): Promise<void> {
     while (this.inflight.length > 0) await this.inflight.at(-1);
   }
+}
+
+/** The raw messages went to the thread with the job: a failed thread means fetching them again. */
+function threadLost(cause: Error): Error {
+  return transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', cause);
 }
 
 async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<SealedMessage[]>): Promise<void> {

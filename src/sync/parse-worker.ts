@@ -67,7 +67,7 @@ if (parentPort) {
     const transfer: ArrayBuffer[] = [];
     for (let i = 0; i < m.raws.length; i++) {
       try {
-        const raw = Buffer.from(m.raws[i].buffer, m.raws[i].byteOffset, m.raws[i].byteLength);
+        const raw = view(m.raws[i]);
         m.raws[i] = EMPTY;
         // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
         const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: m.stableIds[i] });

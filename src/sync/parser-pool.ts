@@ -53,6 +53,11 @@ export function ownBuffer(b: Uint8Array): Uint8Array {
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/** A batch's sealing context as it crosses to a thread (the key copied, never handed over). */
+function threadContext(ctx: Omit<SealContext, 'stableId'>) {
+  return { accountId: ctx.accountId, maxAttachmentBytes: ctx.maxAttachmentBytes, dek: new Uint8Array(ctx.dek) };
+}
+
 export class ParserPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
@@ -126,7 +131,7 @@ export class ParserPool {
       kind: 'seal',
       raws: own,
       stableIds,
-      ctx: { accountId: ctx.accountId, maxAttachmentBytes: ctx.maxAttachmentBytes, dek: new Uint8Array(ctx.dek) },
+      ctx: threadContext(ctx),
     };
     const r = await this.send(job, [...new Set(own.map((o) => o.buffer as ArrayBuffer))]);
     if (r instanceof ParserUnavailable) return r;
@@ -158,7 +163,7 @@ export class ParserPool {
       bases,
       server,
       target,
-      ctx: { accountId: ctx.accountId, maxAttachmentBytes: ctx.maxAttachmentBytes, dek: new Uint8Array(ctx.dek) },
+      ctx: threadContext(ctx),
     };
     const r = await this.send(job, [...new Set(own.map((o) => o.buffer as ArrayBuffer))]);
     if (r instanceof ParserUnavailable) throw r;
