@@ -1,15 +1,13 @@
 // Step 2: fetch what the state holds but the store does not, newest first, at most max_emails.
 // Bodies stream in per-folder UID batches; writes are flushed by count or bytes inside one
 // transaction each, so memory stays bounded by a batch, never by the mailbox.
-import type { MessagesTable } from '../store/schema.js';
-import type { Insertable } from 'kysely';
 import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
 import { chunks, uidSet } from './plan.js';
-import { sealMessage, type SealedMessage } from './seal-message.js';
+import { messageRow, sealMessage, type MessageBase, type SealedMessage } from './seal-message.js';
 import type { PendingMessage, ServerMessageRow } from './sync-store.js';
-import type { MessageBase, ThreadStoreTarget } from './thread-store.js';
+import type { ThreadStoreTarget } from './thread-store.js';
 import type { SyncRun } from './sync-run.js';
 
 const FETCH_BATCH = 200;
@@ -166,16 +164,7 @@ export class BatchWriter {
 
   /** The thread seals and writes the batch; the run counts it once committed. */
   private async writeThere(batch: Fetched[], server: ServerMessageRow[], parser: ParserPool, target: ThreadStoreTarget): Promise<void> {
-    const { account } = this.run;
-    const bases: MessageBase[] = batch.map(({ p }) => ({
-      user_id: account.userId,
-      account_id: account.id,
-      stable_id: p.stable_id,
-      folder_id: p.folder_id,
-      uid: p.uid,
-      flags: p.flags,
-      internal_date: p.internal_date,
-    }));
+    const bases = batch.map(({ p }) => messageBase(this.run, p));
     let r;
     try {
       r = await parser.storeBatch(
@@ -228,6 +217,20 @@ export class BatchWriter {
   }
 }
 
+/** The mirror's side of a stored message row. */
+function messageBase(run: SyncRun, p: PendingMessage): MessageBase {
+  const { userId, id } = run.account;
+  return {
+    user_id: userId,
+    account_id: id,
+    stable_id: p.stable_id,
+    folder_id: p.folder_id,
+    uid: p.uid,
+    flags: p.flags,
+    internal_date: p.internal_date,
+  };
+}
+
 /** The raw messages went to the thread with the job: a failed thread means fetching them again. */
 function threadLost(cause: Error): Error {
   return transient('internal', 'The parse thread stopped unexpectedly; the sync will be retried.', cause);
@@ -235,32 +238,13 @@ function threadLost(cause: Error): Error {
 
 async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<SealedMessage[]>): Promise<void> {
   if (batch.length === 0) return;
-  const accountId = run.account.id;
   const now = Date.now();
-  const rows: Insertable<MessagesTable>[] = [];
   const sealed = await sealing;
-  batch.forEach(({ p }, i) => {
+  const rows = batch.map(({ p }, i) => {
     const s = sealed[i];
     if (s.parseError) run.stats.parseProblems++;
     run.stats.bytesFetched += s.size;
-    rows.push({
-      user_id: run.account.userId,
-      account_id: accountId,
-      stable_id: p.stable_id,
-      folder_id: p.folder_id,
-      uid: p.uid,
-      flags: p.flags,
-      sent_at: s.sentAt ?? p.internal_date,
-      size: s.size,
-      meta_enc: s.metaEnc,
-      body_enc: null,
-      raw_enc: s.rawEnc,
-      parse_error: s.parseError,
-      has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,
-      deleted_at: null,
-      created_at: now,
-      updated_at: now,
-    });
+    return messageRow(messageBase(run, p), s, now);
   });
   // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
   // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient

@@ -5,9 +5,9 @@ import { parentPort } from 'node:worker_threads';
 import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
-import { sealMessage, type SealContext, type SealedMessage } from './seal-message.js';
+import { sealMessage, type MessageBase, type SealContext, type SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
-import { writeSealedBatch, type MessageBase, type ThreadStoreTarget } from './thread-store.js';
+import { writeSealedBatch, type ThreadStoreTarget } from './thread-store.js';
 
 export type ParseJob =
   | { kind: 'parse'; raw: Uint8Array }

@@ -6,9 +6,9 @@ import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EmailFields } from '../mime/parse-fast.js';
 import type { ParseJob } from './parse-worker.js';
-import type { SealContext, SealedMessage } from './seal-message.js';
+import type { MessageBase, SealContext, SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
-import type { MessageBase, ThreadStoreTarget } from './thread-store.js';
+import type { ThreadStoreTarget } from './thread-store.js';
 
 // Plain JavaScript (eval'd): loads the thread's module by URL, so it runs the same from dist/ and src/.
 const WORKER_SOURCE = `

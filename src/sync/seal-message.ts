@@ -6,6 +6,8 @@
 import { encrypt, encryptJson } from '../crypto/aead.js';
 import { metaAad, rawAad } from '../messages/message-format.js';
 import type { EmailFields } from '../mime/parse-fast.js';
+import type { MessagesTable } from '../store/schema.js';
+import type { Insertable } from 'kysely';
 import { fromParseResult } from './parse-message.js';
 
 export interface SealContext {
@@ -33,5 +35,38 @@ export function sealMessage(raw: Buffer, parsed: EmailFields | Error, c: SealCon
     hasSkippedAttachments: m.attachments.some((a) => a.meta.tooLarge),
     metaEnc: encryptJson(c.dek, m.meta, metaAad(c.accountId, c.stableId)),
     rawEnc: encrypt(c.dek, raw, rawAad(c.accountId, c.stableId)),
+  };
+}
+
+/** What a stored message row takes from the mirror; the rest comes from sealing. */
+export interface MessageBase {
+  user_id: number;
+  account_id: number;
+  stable_id: string;
+  folder_id: number;
+  uid: number;
+  flags: string;
+  internal_date: number | null;
+}
+
+/** The messages row of a sealed message: one definition for both writers (fetch-step.ts, thread-store.ts). */
+export function messageRow(b: MessageBase, s: SealedMessage, now: number): Insertable<MessagesTable> {
+  return {
+    user_id: b.user_id,
+    account_id: b.account_id,
+    stable_id: b.stable_id,
+    folder_id: b.folder_id,
+    uid: b.uid,
+    flags: b.flags,
+    sent_at: s.sentAt ?? b.internal_date,
+    size: s.size,
+    meta_enc: s.metaEnc,
+    body_enc: null,
+    raw_enc: s.rawEnc,
+    parse_error: s.parseError,
+    has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,
+    deleted_at: null,
+    created_at: now,
+    updated_at: now,
   };
 }

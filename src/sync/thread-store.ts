@@ -2,10 +2,11 @@
 // on SQLite the reading thread's largest cost in an initial sync was inserting the sealed bytes
 // (~40 µs a message, most of it copying them into the WAL). The thread that seals a batch writes it,
 // server locations and messages in one transaction, so the sealed bytes never travel back either.
-// The same statements as sync-store.ts and fetch-step.ts issue through Kysely on the other path.
+// The same statements as sync-store.ts and fetch-step.ts issue through Kysely on the other path, bound
+// by name from the same row objects (ServerMessageRow, messageRow).
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { SealedMessage } from './seal-message.js';
+import { messageRow, type MessageBase, type SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
 
 /** Where the thread writes: the database file and its connection's automatic checkpoint setting. */
@@ -13,17 +14,6 @@ export interface ThreadStoreTarget {
   path: string;
   /** Pages (0: never), as the owning connection has it: 0 while a checkpoint thread runs. */
   walAutoCheckpoint: number;
-}
-
-/** What a stored message row takes from the mirror; the rest comes from sealing. */
-export interface MessageBase {
-  user_id: number;
-  account_id: number;
-  stable_id: string;
-  folder_id: number;
-  uid: number;
-  flags: string;
-  internal_date: number | null;
 }
 
 interface Connection {
@@ -59,32 +49,18 @@ function connect(t: ThreadStoreTarget): Connection {
   db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.trunc(t.walAutoCheckpoint))}`);
   const insertLocation = db.prepare(
     `insert into server_messages (folder_id, uid, account_id, stable_id, flags, internal_date, size)
-     values (?, ?, ?, ?, ?, ?, ?) on conflict (folder_id, uid) do nothing`,
+     values (@folder_id, @uid, @account_id, @stable_id, @flags, @internal_date, @size) on conflict (folder_id, uid) do nothing`,
   );
   const insertMessage = db.prepare(
     `insert into messages (user_id, account_id, stable_id, folder_id, uid, flags, sent_at, size, meta_enc, body_enc,
        raw_enc, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?, null, ?, ?) on conflict (account_id, stable_id) do nothing`,
+     values (@user_id, @account_id, @stable_id, @folder_id, @uid, @flags, @sent_at, @size, @meta_enc, @body_enc,
+       @raw_enc, @parse_error, @has_skipped_attachments, @deleted_at, @created_at, @updated_at)
+     on conflict (account_id, stable_id) do nothing`,
   );
   const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
-    for (const r of server) insertLocation.run(r.folder_id, r.uid, r.account_id, r.stable_id, r.flags, r.internal_date, r.size);
-    for (const [b, s] of messages)
-      insertMessage.run(
-        b.user_id,
-        b.account_id,
-        b.stable_id,
-        b.folder_id,
-        b.uid,
-        b.flags,
-        s.sentAt ?? b.internal_date,
-        s.size,
-        s.metaEnc,
-        s.rawEnc,
-        s.parseError,
-        s.hasSkippedAttachments ? 1 : 0,
-        now,
-        now,
-      );
+    for (const r of server) insertLocation.run(r);
+    for (const [b, s] of messages) insertMessage.run(messageRow(b, s, now));
   });
   const c = { db, ino, insertLocation, insertMessage, write };
   connections.set(t.path, c);

@@ -4,9 +4,9 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/db.js';
 import { getRawMessage } from '../../../src/messages/message-repo.js';
-import { sealMessage } from '../../../src/sync/seal-message.js';
+import { sealMessage, type MessageBase } from '../../../src/sync/seal-message.js';
 import { parseEmail } from '../../../src/mime/parse-email.js';
-import { writeSealedBatch, type MessageBase } from '../../../src/sync/thread-store.js';
+import { writeSealedBatch } from '../../../src/sync/thread-store.js';
 import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 
