@@ -65,7 +65,8 @@ async function mailHelper(a) {
   return out;
 }
 
-// A running worker: one sync first (unmeasured, as a worker's earlier syncs), then a measured sync with
+// A running worker: one sync first (unmeasured, as a worker's earlier syncs; the bench has added mail for
+// it to fetch), then a measured sync with
 // nothing changed, printed as a JSON line; the bench then adds mail and writes a line to stdin, and the
 // sync that follows is measured too.
 async function mailHelperWarm(a) {

@@ -159,6 +159,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
         await passB(r, w, bodies, at);
       }
       await bodies?.writer.drain();
+      r.unsettledIds.clear(); // every location the parse thread wrote is in the store now
     } finally {
       await bodies?.writer.settle();
     }

@@ -147,7 +147,22 @@ export class BatchWriter {
       // A failed batch stops the ones behind it: the caller sees its error at the next submit or drain.
       stored = previous.then(() => (this.error ? undefined : storeBatch(this.run, batch, sealed).then(() => this.stored(batch.length))));
     }
-    const tracked: Promise<void> = stored
+    this.track(stored);
+  }
+
+  /**
+   * Runs `task` once every batch submitted so far is stored, unless one failed (a rerun redoes it then),
+   * without waiting for that here: the caller goes on reading. Its error, like a batch's, comes at the
+   * next submit or drain.
+   */
+  afterStored(task: () => Promise<void>): void {
+    const before = [...this.inflight];
+    this.track(Promise.all(before).then(() => (this.error ? undefined : task())));
+  }
+
+  /** Holds `work` among the running stores; it settles (never rejects), its error kept for the caller. */
+  private track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
       .catch((err: unknown) => {
         this.error ??= err;
       })

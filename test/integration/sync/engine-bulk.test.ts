@@ -17,7 +17,7 @@ let proxy: FaultProxy;
 let users: UserPool;
 beforeAll(async () => {
   d = await startDovecot();
-  users = new UserPool(d, 6);
+  users = new UserPool(d, 8);
   proxy = await startFaultProxy({ host: d.host, port: d.port });
 });
 afterAll(async () => {
@@ -38,6 +38,20 @@ function fill(user: string): void {
       body: copy ? 'identical\r\n' : `${'x'.repeat(i % 700)} ${i}\r\n`,
     });
     d.writeMessage(user, i % 3 === 0 ? 'Archive' : 'INBOX', msg);
+  }
+}
+
+/**
+ * Every folder whose UIDNEXT the store holds has each server UID below it mirrored: a saved UIDNEXT
+ * whose locations were lost would hide those messages from every later sync.
+ */
+async function savedStateCovered(ts: TestStore, accountId: number, user: string, pw: string): Promise<void> {
+  const folders = await ts.store.db.selectFrom('folders').select(['id', 'path', 'uidnext']).where('account_id', '=', accountId).execute();
+  for (const f of folders) {
+    if (f.uidnext === null) continue;
+    const mirrored = await ts.store.db.selectFrom('server_messages').select('uid').where('folder_id', '=', f.id).execute();
+    const below = (await d.folderState(user, pw, f.path)).map((m) => m.uid).filter((u) => u < Number(f.uidnext));
+    expect(new Set(mirrored.map((r) => Number(r.uid))), f.path).toEqual(new Set(below));
   }
 }
 
@@ -104,6 +118,35 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
   });
 
+  it('the parse thread lost while the first folder is still being written: no folder state saved ahead of its messages', async () => {
+    const { user, pw } = users.take();
+    fill(user);
+    const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
+    let closing: Promise<void> | undefined;
+    const err = await syncAccount(
+      acc.input({
+        onProgress: (p) => {
+          // Pass B of the first folder has read its last body; its last batches may still be on their way.
+          if (p.phase === 'state' && p.folderIndex === 2 && !closing) closing = sharedParserPool()?.close();
+        },
+      }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await closing;
+    expect(closing).toBeDefined();
+    expect(err).toBeInstanceOf(SyncError);
+    expect((err as SyncError).kind).toBe('transient');
+    await savedStateCovered(ts, acc.account.id, user, pw);
+    const stats = await syncAccount(acc.input());
+    expect(stats.remaining).toBe(0);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
+    await savedStateCovered(ts, acc.account.id, user, pw);
+    const ids = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
+    expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
+  });
+
   it('cut in the middle of the bulk, then rerun: exact, no duplicates, nothing fetched twice', async () => {
     const { user, pw } = users.take();
     fill(user);
@@ -128,6 +171,7 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     );
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(COUNT);
+    await savedStateCovered(ts, acc.account.id, user, pw);
     const stats = await syncAccount(acc.input());
     expect(stats.fetched + partial).toBe(COUNT);
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
