@@ -128,20 +128,41 @@ const LIST_COLUMNS = [
   'm.parse_error',
 ] as const;
 
-/** The user's live messages, newest first, one page at a time (page is 1-based). */
-export async function listMessages(db: Kysely<Database>, dek: Buffer, userId: number, filter: ListFilter = {}): Promise<MessagePage> {
+/**
+ * The list's two index-only queries (0040-message-list-indexes): how many live messages match, and
+ * the ids of one page of them, newest first. The page's ids come first, so that the rows skipped by
+ * the offset are never read, only the page's own (page 100 of a 13,000-message store read 150 ms of
+ * rows from disk before).
+ */
+export function listQueries(db: Kysely<Database>, userId: number, filter: ListFilter = {}) {
   const pageSize = Math.min(Math.max(1, Math.floor(filter.pageSize ?? 50)), MAX_PAGE_SIZE);
   const page = Math.max(1, Math.floor(filter.page ?? 1));
   let q = baseQuery(db, userId);
   if (filter.accountId !== undefined) q = q.where('m.account_id', '=', filter.accountId);
   if (filter.folderId !== undefined) q = q.where('m.folder_id', '=', filter.folderId);
-  const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await q
+  return {
+    page,
+    pageSize,
+    matching: q,
+    count: q.select((eb) => eb.fn.countAll<number>().as('n')),
+    pageIds: q
+      .select('m.id')
+      .orderBy('m.sent_at', 'desc')
+      .orderBy('m.id', 'desc')
+      .limit(pageSize)
+      .offset((page - 1) * pageSize),
+  };
+}
+
+/** The user's live messages, newest first, one page at a time (page is 1-based). */
+export async function listMessages(db: Kysely<Database>, dek: Buffer, userId: number, filter: ListFilter = {}): Promise<MessagePage> {
+  const { page, pageSize, matching, count, pageIds } = listQueries(db, userId, filter);
+  const total = await count.executeTakeFirstOrThrow();
+  const rows = await matching
     .select([...LIST_COLUMNS])
+    .where('m.id', 'in', pageIds)
     .orderBy('m.sent_at', 'desc')
     .orderBy('m.id', 'desc')
-    .limit(pageSize)
-    .offset((page - 1) * pageSize)
     .execute();
   return { rows: rows.map((r) => listRowOrUnreadable(dek, r)), total: Number(total.n), page, pageSize };
 }

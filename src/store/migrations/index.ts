@@ -4,6 +4,14 @@ import { appSettings } from './0002-app-settings.js';
 import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
 import { syncAccountState } from './0011-sync-account-state.js';
 import { workerTaskTypes } from './0030-worker-task-types.js';
+import { messageListIndexes } from './0040-message-list-indexes.js';
 import type { Migration } from './types.js';
 
-export const migrations: readonly Migration[] = [initial, appSettings, syncUniqueStableId, syncAccountState, workerTaskTypes];
+export const migrations: readonly Migration[] = [
+  initial,
+  appSettings,
+  syncUniqueStableId,
+  syncAccountState,
+  workerTaskTypes,
+  messageListIndexes,
+];

@@ -220,6 +220,10 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     expect(p1.rows).toHaveLength(4);
     expect(p2.rows).toHaveLength(2);
     expect(new Set([...p1.rows, ...p2.rows].map((r) => r.id)).size).toBe(6);
+    // Newest first across the pages.
+    const dates = [...p1.rows, ...p2.rows].map((r) => r.date ?? 0);
+    expect(dates).toEqual([...dates].sort((x, y) => y - x));
+    expect(p2.rows.map((r) => r.subject)).toEqual(['a1', 'a0']);
     const archiveId = p1.rows.concat(p2.rows).find((r) => r.subject === 'a-arch')!.folderId!;
     expect((await a.list({ folderId: archiveId })).rows.map((r) => r.subject)).toEqual(['a-arch']);
     expect((await a.list({ accountId: b.acc.account.id })).total).toBe(0);
