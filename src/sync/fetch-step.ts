@@ -103,6 +103,8 @@ export class BatchWriter {
   /** The stores still running, oldest first; each settles (never rejects) when its batch is written or failed. */
   private inflight: Promise<void>[] = [];
   private error: unknown = null;
+  /** Stable ids of the server locations the thread has committed since takeCommitted was last called. */
+  private committed: string[] = [];
 
   constructor(
     private readonly run: SyncRun,
@@ -172,6 +174,13 @@ export class BatchWriter {
     this.inflight.push(tracked);
   }
 
+  /** The stable ids of server locations the thread has written since the last call (see SyncRun.unsettledIds). */
+  takeCommitted(): string[] {
+    const ids = this.committed;
+    this.committed = [];
+    return ids;
+  }
+
   private stored(count: number): void {
     this.done += count;
     this.onStored(this.done);
@@ -192,6 +201,7 @@ export class BatchWriter {
     } catch (err) {
       throw err instanceof ParserUnavailable ? threadLost(err) : err;
     }
+    for (const row of server) this.committed.push(row.stable_id);
     this.run.stats.fetched += batch.length;
     this.run.stats.bytesFetched += r.bytes;
     this.run.stats.parseProblems += r.parseProblems;

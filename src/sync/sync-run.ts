@@ -33,7 +33,8 @@ export class SyncRun {
   deferred = false;
   /**
    * Stable ids claimed by server locations that a parse thread is still writing (thread-store.ts): the
-   * store cannot show them yet, so claims consult this too. Emptied once the writer has drained.
+   * store cannot show them yet, so claims consult this too. Ids leave it between claims once their batch
+   * has committed (so it holds a few batches, not the account), and all of them once the writer has drained.
    */
   readonly unsettledIds = new Set<string>();
   private vanishedSink: number[] | null = null;
