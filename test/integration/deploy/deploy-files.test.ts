@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { VERSION } from '../../../src/version.js';
 
 const deploy = (p: string) => new URL(`../../../deploy/${p}`, import.meta.url).pathname;
 
@@ -57,6 +58,21 @@ describe('deploy files', () => {
     const unknown = [...referencedMetrics(rules), ...referencedMetrics(exprs)].filter((n) => !names.has(n));
     expect(unknown).toEqual([]);
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('every way of starting the app runs Node with the same production flags, the installed command too', () => {
+    const flags = '--max-semi-space-size=8';
+    const main = new URL('../../../dist/cli/main.js', import.meta.url).pathname;
+    expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+    for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service'])
+      expect(readFileSync(deploy(`systemd/${unit}`), 'utf8')).toMatch(new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'));
+    expect(readFileSync(deploy('Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ["node", "${flags}", "dist/cli/main.js"]`);
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toContain(`node ${flags} dist/cli/main.js`);
+    // The kernel runs the file through its first line, as npm's bin link does.
+    chmodSync(main, 0o755);
+    const r = spawnSync(main, ['--version'], { encoding: 'utf8' });
+    expect([r.status, r.stdout.trim()]).toEqual([0, VERSION]);
   });
 
   it('the systemd units pass systemd-analyze verify', () => {
