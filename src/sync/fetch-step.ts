@@ -103,7 +103,7 @@ export class BatchWriter {
   /** The stores still running, oldest first; each settles (never rejects) when its batch is written or failed. */
   private inflight: Promise<void>[] = [];
   private error: unknown = null;
-  /** Stable ids of the server locations the thread has committed since takeCommitted was last called. */
+  /** Stable ids of the server locations the thread has committed since settleCommitted was last called. */
   private committed: string[] = [];
 
   constructor(
@@ -174,11 +174,13 @@ export class BatchWriter {
     this.inflight.push(tracked);
   }
 
-  /** The stable ids of server locations the thread has written since the last call (see SyncRun.unsettledIds). */
-  takeCommitted(): string[] {
-    const ids = this.committed;
+  /**
+   * Takes the locations the thread has committed out of SyncRun.unsettledIds: the store shows them now.
+   * Only between claims, so that no claim has read the store before their commit and looks here after.
+   */
+  settleCommitted(): void {
+    for (const id of this.committed) this.run.unsettledIds.delete(id);
     this.committed = [];
-    return ids;
   }
 
   private stored(count: number): void {

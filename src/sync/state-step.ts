@@ -311,8 +311,7 @@ async function readWithBodies(
   const inThread = bodies.writer.writesInThread(bodies.parser);
   const flush = async () => {
     run.throwIfAborted();
-    // No claim is running now, so the next one reads the store after these commits: it sees them there.
-    for (const id of bodies.writer.takeCommitted()) run.unsettledIds.delete(id);
+    bodies.writer.settleCommitted(); // no claim is running now
     const fresh = await claimAndInsert(run, rows, bases, !inThread);
     const inserted = new Set(fresh.map((r) => r.uid));
     // UIDs an interrupted earlier run already mirrored keep their rows; step 2 fetches them as pending.

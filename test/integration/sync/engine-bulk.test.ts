@@ -4,11 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, listMessages } from '../../../src/messages/message-repo.js';
 import { syncAccount } from '../../../src/sync/engine.js';
+import type { SyncProgress } from '../../../src/sync/engine-types.js';
 import { SyncError } from '../../../src/sync/errors.js';
 import { sharedParserPool, THREADS_FROM } from '../../../src/sync/parser-pool.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
-import { createTestAccount, rawMessage } from '../../fixtures/sync-account.js';
+import { createTestAccount, rawMessage, type TestAccount } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 import { countRows, serverLocations, storedLive, UserPool } from './sync-helpers.js';
 
@@ -90,7 +91,8 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     expect((await syncAccount(acc.input())).fetched).toBe(0);
   });
 
-  it('the parse thread lost in the middle of the bulk: a transient failure, not a hang; a rerun completes exactly', async () => {
+  /** A bulk first sync whose parse pool is closed at the first progress report `when` accepts; returns its error. */
+  async function syncLosingThread(when: (p: SyncProgress) => boolean) {
     const { user, pw } = users.take();
     fill(user);
     const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
@@ -98,9 +100,7 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     const err = await syncAccount(
       acc.input({
         onProgress: (p) => {
-          // The second folder's bodies are about to come: the first folder's batches are all written, so
-          // no job is pending when the thread goes; the next one is sent to a pool that has none left.
-          if (p.phase === 'fetch' && p.folderIndex === 2 && p.done === 0 && !closing) closing = sharedParserPool()?.close();
+          if (when(p) && !closing) closing = sharedParserPool()?.close();
         },
       }),
     ).then(
@@ -110,41 +110,33 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     await closing;
     expect(closing).toBeDefined();
     expect(err).toBeInstanceOf(SyncError);
-    expect([(err as SyncError).kind, (err as SyncError).code]).toEqual(['transient', 'internal']);
+    return { user, pw, acc, err: err as SyncError };
+  }
+
+  /** The rerun after a lost thread completes, exactly as on the server, every message once. */
+  async function rerunIsExact(acc: TestAccount, user: string, pw: string): Promise<void> {
     const stats = await syncAccount(acc.input());
     expect(stats.remaining).toBe(0);
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
     const ids = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
     expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
+  }
+
+  it('the parse thread lost in the middle of the bulk: a transient failure, not a hang; a rerun completes exactly', async () => {
+    // The second folder's bodies are about to come: the first folder's batches are all written, so
+    // no job is pending when the thread goes; the next one is sent to a pool that has none left.
+    const { user, pw, acc, err } = await syncLosingThread((p) => p.phase === 'fetch' && p.folderIndex === 2 && p.done === 0);
+    expect([err.kind, err.code]).toEqual(['transient', 'internal']);
+    await rerunIsExact(acc, user, pw);
   });
 
   it('the parse thread lost while the first folder is still being written: no folder state saved ahead of its messages', async () => {
-    const { user, pw } = users.take();
-    fill(user);
-    const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
-    let closing: Promise<void> | undefined;
-    const err = await syncAccount(
-      acc.input({
-        onProgress: (p) => {
-          // Pass B of the first folder has read its last body; its last batches may still be on their way.
-          if (p.phase === 'state' && p.folderIndex === 2 && !closing) closing = sharedParserPool()?.close();
-        },
-      }),
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await closing;
-    expect(closing).toBeDefined();
-    expect(err).toBeInstanceOf(SyncError);
-    expect((err as SyncError).kind).toBe('transient');
+    // Pass B of the first folder has read its last body; its last batches may still be on their way.
+    const { user, pw, acc, err } = await syncLosingThread((p) => p.phase === 'state' && p.folderIndex === 2);
+    expect(err.kind).toBe('transient');
     await savedStateCovered(ts, acc.account.id, user, pw);
-    const stats = await syncAccount(acc.input());
-    expect(stats.remaining).toBe(0);
-    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, FOLDERS));
+    await rerunIsExact(acc, user, pw);
     await savedStateCovered(ts, acc.account.id, user, pw);
-    const ids = await ts.store.db.selectFrom('messages').select('stable_id').where('account_id', '=', acc.account.id).execute();
-    expect(new Set(ids.map((r) => r.stable_id)).size).toBe(COUNT);
   });
 
   it('cut in the middle of the bulk, then rerun: exact, no duplicates, nothing fetched twice', async () => {
