@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
+import { mbsync, mbsyncConfig as mbsyncConfigFor, median, settle, type Sample } from './mbsync.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -26,11 +27,6 @@ type Tool = 'floor' | 'mbsync' | 'mh-sqlite' | 'mh-postgres';
 // b-warm, c-warm: (b) and (c) inside a process that has synced before, as in a running worker (mbsync:
 // a fresh run, as always).
 type Scenario = 'a' | 'b' | 'c' | 'b-warm' | 'c-warm' | 'b-small';
-interface Sample {
-  ms: number;
-  rssMb: number;
-  engineMs?: number;
-}
 const samples = new Map<string, Sample[]>();
 const add = (tool: Tool, sc: Scenario, s: Sample) => {
   const k = `${tool}/${sc}`;
@@ -38,10 +34,6 @@ const add = (tool: Tool, sc: Scenario, s: Sample) => {
   process.stderr.write(
     `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB\n`,
   );
-};
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 const d = await startDovecot();
@@ -117,65 +109,7 @@ function setup(args: Record<string, unknown>): void {
   if (r.status !== 0) throw new Error(`bench setup failed: ${r.stderr}`);
 }
 
-function mbsyncConfig(dir: string, user = USER): string {
-  const conf = join(dir, 'mbsyncrc');
-  mkdirSync(join(dir, 'mail'), { recursive: true });
-  writeFileSync(
-    conf,
-    `IMAPAccount bench
-Host ${d.host}
-Port ${d.port}
-User ${user}
-Pass ${PW}
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account bench
-
-MaildirStore local
-Path ${join(dir, 'mail')}/
-Inbox ${join(dir, 'mail', 'INBOX')}
-SubFolders Verbatim
-
-Channel bench
-Far :remote:
-Near :local:
-Patterns *
-Create Near
-Sync Pull
-SyncState *
-`,
-  );
-  return conf;
-}
-
-/**
- * Writes the page cache back before a measured run, so that no run pays for an earlier one's dirty
- * pages (mbsync's maildir and our stores each leave ~300 MB behind after (a)).
- */
-function settle(): void {
-  execFileSync('sync');
-}
-
-/** When the last mbsync run ended (performance.now()). */
-let mbsyncEnded = Number.NEGATIVE_INFINITY;
-
-function mbsync(conf: string): Sample {
-  // mbsync sleeps ~1 s when it runs again within a second of storing mail into the Maildir (its guard
-  // against mtime granularity): b-warm measured 1,040 ms instead of ~40. Back-to-back runs are the
-  // bench's doing, not a user's, so the wait happens outside the measurement.
-  const gap = performance.now() - mbsyncEnded;
-  if (gap < 1100) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100 - gap);
-  settle();
-  const start = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
-  const ms = performance.now() - start;
-  mbsyncEnded = performance.now();
-  if (r.status !== 0) throw new Error(`mbsync failed: ${r.stderr}`);
-  const kb = Number(r.stderr.trim().split('\n').at(-1));
-  return { ms, rssMb: kb / 1024 };
-}
+const mbsyncConfig = (dir: string, user = USER) => mbsyncConfigFor(dir, { host: d.host, port: d.port, user, pw: PW });
 
 const pgDbs: { drop(): Promise<void> }[] = [];
 const dropStore = new Map<string, () => Promise<void>>();

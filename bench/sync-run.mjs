@@ -5,8 +5,12 @@
 // The account it syncs was created beforehand by sync-child.ts (mode "setup").
 import { readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
-import { openStore } from '../dist/store/db.js';
-import { syncAccount } from '../dist/sync/engine.js';
+import { URL, pathToFileURL } from 'node:url';
+
+// MH_BENCH_DIST: another build's dist/ (bench/sync-ab.ts compares two builds in one run).
+const dist = process.env.MH_BENCH_DIST ? pathToFileURL(process.env.MH_BENCH_DIST + '/').href : new URL('../dist/', import.meta.url).href;
+const { openStore } = await import(new URL('store/db.js', dist).href);
+const { syncAccount } = await import(new URL('sync/engine.js', dist).href);
 
 async function floor(a) {
   const c = new ImapFlow({

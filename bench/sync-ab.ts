@@ -1,0 +1,159 @@
+// npm run bench:ab — variants of Mail Helper's sync against each other and the same run's baseline,
+// for effects smaller than the noise of separate runs (±15 % here): rounds alternate the variants'
+// order, and every round measures the baseline too.
+//
+//   AB_VARIANTS  variants separated by "|"; each is Node flags (--x), environment settings (K=V) and
+//                dist=/path/to/other/dist (another build; its tree needs node_modules and the same
+//                schema). Default: the deployed flags alone. Example: "X=1|--always-sparkplug".
+//   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
+//                baseline; a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
+//   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDovecot } from '../test/fixtures/dovecot.js';
+import { createPgDatabase } from '../test/fixtures/stores.js';
+import { MailboxWriter } from './mailbox.js';
+import { mbsync, mbsyncConfig, median, settle } from './mbsync.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SCENARIO = process.env.AB_SCENARIO ?? 'c';
+const KIND = process.env.AB_STORE ?? 'sqlite';
+const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const NODE_FLAGS = ['--max-semi-space-size=8'];
+if (!['a', 'c'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
+  process.stderr.write('AB_SCENARIO must be a or c, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
+  process.exit(2);
+}
+
+interface Variant {
+  label: string;
+  flags: string[];
+  env: Record<string, string>;
+}
+const variants: Variant[] = (process.env.AB_VARIANTS ?? '').split('|').map((label) => {
+  const words = label.split(' ').filter(Boolean);
+  const env: Record<string, string> = {};
+  for (const w of words.filter((x) => !x.startsWith('--'))) {
+    const eq = w.indexOf('=');
+    if (eq < 1) throw new Error(`AB_VARIANTS: "${w}" is neither a --flag nor K=V`);
+    const [k, v] = [w.slice(0, eq), w.slice(eq + 1)];
+    env[k === 'dist' ? 'MH_BENCH_DIST' : k] = v;
+  }
+  return { label: label || '(as deployed)', flags: words.filter((x) => x.startsWith('--')), env };
+});
+
+const USER = 'bench';
+const PW = 'bench-pw';
+const d = await startDovecot();
+d.addUser(USER, PW);
+const target = { host: d.host, port: d.port, user: USER, pw: PW };
+const work = mkdtempSync(join(tmpdir(), 'mh-ab-'));
+const writer = new MailboxWriter(d, USER);
+writer.write(MESSAGES);
+
+function run(script: string, args: Record<string, unknown>, v?: Variant): Record<string, number> {
+  settle();
+  const r = spawnSync(
+    process.execPath,
+    [
+      ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [...NODE_FLAGS, ...(v?.flags ?? [])]),
+      join(here, script),
+      JSON.stringify({ ...target, ...args }),
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...v?.env } },
+  );
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
+  return script.endsWith('.ts') ? {} : (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>);
+}
+const floor = () => run('sync-run.mjs', { mode: 'floor' }).ms;
+
+const pg: { drop: (() => Promise<void>) | null } = { drop: null };
+let n = 0;
+/** A new, migrated store with the bench account; the previous one is dropped. */
+async function freshStore(): Promise<Record<string, unknown>> {
+  await pg.drop?.();
+  let store;
+  if (KIND === 'sqlite') {
+    const path = join(work, `mh-${n}.db`);
+    rmSync(join(work, `mh-${n - 1}.db`), { force: true });
+    for (const f of ['-wal', '-shm']) rmSync(join(work, `mh-${n - 1}.db${f}`), { force: true });
+    store = { kind: 'sqlite', path };
+  } else {
+    const db = await createPgDatabase();
+    pg.drop = () => db.drop();
+    store = { kind: 'postgres', url: db.url };
+  }
+  const s = { store, stateFile: join(work, `state-${n++}.json`) };
+  run('sync-child.ts', s);
+  return s;
+}
+
+const times = new Map<string, number[]>();
+const add = (label: string, ms: number) => {
+  times.set(label, [...(times.get(label) ?? []), ms]);
+  process.stderr.write(`  ${label}: ${ms.toFixed(0)} ms\n`);
+};
+const baseline = SCENARIO === 'a' ? 'floor' : 'mbsync';
+try {
+  floor(); // Dovecot indexes the mailbox once, for nobody's account
+  let store: Record<string, unknown> = {};
+  let conf = '';
+  if (SCENARIO === 'c') {
+    store = await freshStore();
+    run('sync-run.mjs', { mode: 'mailhelper', ...store });
+    conf = mbsyncConfig(join(work, 'mbsync'), target);
+    mbsync(conf);
+  }
+  // 100 new messages, indexed by a reading pass before any measured tool syncs them (see sync-bench.ts).
+  const newMail = () => {
+    writer.write(100);
+    floor();
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    process.stderr.write(`round ${i + 1}/${ROUNDS}\n`);
+    if (SCENARIO === 'a') add('floor', floor());
+    else {
+      newMail();
+      add('mbsync', mbsync(conf).ms);
+      run('sync-run.mjs', { mode: 'mailhelper', ...store }); // the store catches up, unmeasured
+    }
+    for (const v of i % 2 ? [...variants].reverse() : variants) {
+      if (SCENARIO === 'a') store = await freshStore();
+      else newMail();
+      add(v.label, run('sync-run.mjs', { mode: 'mailhelper', ...store }, v).ms);
+    }
+    if (SCENARIO === 'c') mbsync(conf); // mbsync catches up, unmeasured
+  }
+  const base = median(times.get(baseline)!);
+  const lines = [
+    `scenario ${SCENARIO}, ${KIND}, ${MESSAGES} messages, ${ROUNDS} rounds; baseline ${baseline}`,
+    '',
+    'variant                        | median ms | mean ms | × baseline | runs',
+  ];
+  for (const [label, xs] of times) {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    lines.push(
+      `${label.padEnd(30)} | ${median(xs).toFixed(0).padStart(9)} | ${mean.toFixed(0).padStart(7)} | ${(median(xs) / base).toFixed(2).padStart(10)} | ${xs.map((x) => x.toFixed(0)).join(' ')}`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  mkdirSync(join(here, 'results'), { recursive: true });
+  const file = join(here, 'results', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { scenario: SCENARIO, store: KIND, messages: MESSAGES, rounds: ROUNDS, baseline, runs: Object.fromEntries(times) },
+      null,
+      2,
+    ),
+  );
+  process.stdout.write(`\nwritten ${file}\n`);
+} finally {
+  await pg.drop?.().catch(() => {});
+  await d.stop();
+  rmSync(work, { recursive: true, force: true });
+}
