@@ -1,13 +1,8 @@
 // mbsync as the benchmarks' baseline: a config for a throwaway Maildir, and a measured run.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-export interface Sample {
-  ms: number;
-  rssMb: number;
-  engineMs?: number;
-}
+import { settle, type Sample } from './harness.js';
 
 export interface ImapTarget {
   host: string;
@@ -50,14 +45,6 @@ SyncState *
   return conf;
 }
 
-/**
- * Writes the page cache back before a measured run, so that no run pays for an earlier one's dirty
- * pages (mbsync's maildir and our stores each leave ~300 MB behind after (a)).
- */
-export function settle(): void {
-  execFileSync('sync');
-}
-
 /** When the last mbsync run ended (performance.now()). */
 let mbsyncEnded = Number.NEGATIVE_INFINITY;
 
@@ -76,8 +63,3 @@ export function mbsync(conf: string): Sample {
   const kb = Number(r.stderr.trim().split('\n').at(-1));
   return { ms, rssMb: kb / 1024 };
 }
-
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};

@@ -8,22 +8,19 @@
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
 //                baseline; a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
 //   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
-import { mbsync, mbsyncConfig, median, settle } from './mbsync.js';
+import { benchDir, median, setupStore, syncRun } from './harness.js';
+import { mbsync, mbsyncConfig } from './mbsync.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const SCENARIO = process.env.AB_SCENARIO ?? 'c';
 const KIND = process.env.AB_STORE ?? 'sqlite';
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
-const NODE_FLAGS = ['--max-semi-space-size=8'];
 if (!['a', 'c'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
   process.stderr.write('AB_SCENARIO must be a or c, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
   process.exit(2);
@@ -55,40 +52,30 @@ const work = mkdtempSync(join(tmpdir(), 'mh-ab-'));
 const writer = new MailboxWriter(d, USER);
 writer.write(MESSAGES);
 
-function run(script: string, args: Record<string, unknown>, v?: Variant): Record<string, number> {
-  settle();
-  const r = spawnSync(
-    process.execPath,
-    [
-      ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [...NODE_FLAGS, ...(v?.flags ?? [])]),
-      join(here, script),
-      JSON.stringify({ ...target, ...args }),
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...v?.env } },
-  );
-  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
-  return script.endsWith('.ts') ? {} : (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>);
-}
-const floor = () => run('sync-run.mjs', { mode: 'floor' }).ms;
+/** A measured run (its JSON line), as deployed or as variant `v`. */
+const measure = (args: Record<string, unknown>, v?: Variant) => syncRun({ ...target, ...args }, { flags: v?.flags, env: v?.env });
+const floor = () => measure({ mode: 'floor' }).ms;
 
-const pg: { drop: (() => Promise<void>) | null } = { drop: null };
+/** Drops the store of the run before. */
+let dropPrevious: () => Promise<void> = async () => {};
 let n = 0;
 /** A new, migrated store with the bench account; the previous one is dropped. */
 async function freshStore(): Promise<Record<string, unknown>> {
-  await pg.drop?.();
+  await dropPrevious();
   let store;
   if (KIND === 'sqlite') {
     const path = join(work, `mh-${n}.db`);
-    rmSync(join(work, `mh-${n - 1}.db`), { force: true });
-    for (const f of ['-wal', '-shm']) rmSync(join(work, `mh-${n - 1}.db${f}`), { force: true });
+    dropPrevious = async () => {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    };
     store = { kind: 'sqlite', path };
   } else {
     const db = await createPgDatabase();
-    pg.drop = () => db.drop();
+    dropPrevious = () => db.drop();
     store = { kind: 'postgres', url: db.url };
   }
   const s = { store, stateFile: join(work, `state-${n++}.json`) };
-  run('sync-child.ts', s);
+  setupStore({ ...target, ...s });
   return s;
 }
 
@@ -104,7 +91,7 @@ try {
   let conf = '';
   if (SCENARIO === 'c') {
     store = await freshStore();
-    run('sync-run.mjs', { mode: 'mailhelper', ...store });
+    measure({ mode: 'mailhelper', ...store });
     conf = mbsyncConfig(join(work, 'mbsync'), target);
     mbsync(conf);
   }
@@ -119,12 +106,12 @@ try {
     else {
       newMail();
       add('mbsync', mbsync(conf).ms);
-      run('sync-run.mjs', { mode: 'mailhelper', ...store }); // the store catches up, unmeasured
+      measure({ mode: 'mailhelper', ...store }); // the store catches up, unmeasured
     }
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       if (SCENARIO === 'a') store = await freshStore();
       else newMail();
-      add(v.label, run('sync-run.mjs', { mode: 'mailhelper', ...store }, v).ms);
+      add(v.label, measure({ mode: 'mailhelper', ...store }, v).ms);
     }
     if (SCENARIO === 'c') mbsync(conf); // mbsync catches up, unmeasured
   }
@@ -141,8 +128,8 @@ try {
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
-  mkdirSync(join(here, 'results'), { recursive: true });
-  const file = join(here, 'results', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(benchDir, 'results'), { recursive: true });
+  const file = join(benchDir, 'results', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
     JSON.stringify(
@@ -153,7 +140,7 @@ try {
   );
   process.stdout.write(`\nwritten ${file}\n`);
 } finally {
-  await pg.drop?.().catch(() => {});
+  await dropPrevious().catch(() => {});
   await d.stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -4,17 +4,16 @@
 // Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
 // Each Mail Helper / floor run is a fresh plain-Node process on dist/ (npm run build first), so its
 // peak RSS is its own and carries no TypeScript loader.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
-import { mbsync, mbsyncConfig as mbsyncConfigFor, median, settle, type Sample } from './mbsync.js';
+import { benchDir as here, median, settle, setupStore, syncRun, type Sample } from './harness.js';
+import { mbsync, mbsyncConfig as mbsyncConfigFor } from './mbsync.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WITH_PG = process.env.BENCH_PG !== '0';
@@ -48,32 +47,17 @@ const small = Math.round(MESSAGES / 4);
 new MailboxWriter(d, SMALL_USER, 7).write(small);
 process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB written in ${Date.now() - t0} ms\n`);
 
-/** Node's flags as deployed (npm start, deploy/systemd, deploy/Dockerfile). */
-const NODE_FLAGS = ['--max-semi-space-size=8'];
-
-function child(args: Record<string, unknown>): Record<string, number> {
-  settle();
-  const r = spawnSync(
-    process.execPath,
-    [...NODE_FLAGS, join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
-  );
-  if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-}
+const target = { host: d.host, port: d.port, user: USER, pw: PW };
+const child = (args: Record<string, unknown>) => syncRun({ ...target, ...args });
 
 /**
  * Measured runs in a process that syncs once first: `ready` gives a no-change sync's sample after that
  * sync, `go()` the sample of the sync it then runs.
  */
 function warmChild(args: Record<string, unknown>): { ready: Promise<Record<string, number>>; go(): Promise<Record<string, number>> } {
-  const p = spawn(
-    process.execPath,
-    [join(here, 'sync-run.mjs'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+  const p = spawn(process.execPath, [join(here, 'sync-run.mjs'), JSON.stringify({ ...target, ...args })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   let onLine: (line: string) => void = () => {};
   p.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -100,16 +84,9 @@ function warmChild(args: Record<string, unknown>): { ready: Promise<Record<strin
   };
 }
 
-function setup(args: Record<string, unknown>): void {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(here, 'sync-child.ts'), JSON.stringify({ host: d.host, port: d.port, user: USER, pw: PW, ...args })],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`bench setup failed: ${r.stderr}`);
-}
+const setup = (args: Record<string, unknown>) => setupStore({ ...target, ...args });
 
-const mbsyncConfig = (dir: string, user = USER) => mbsyncConfigFor(dir, { host: d.host, port: d.port, user, pw: PW });
+const mbsyncConfig = (dir: string, user = USER) => mbsyncConfigFor(dir, { ...target, user });
 
 const pgDbs: { drop(): Promise<void> }[] = [];
 const dropStore = new Map<string, () => Promise<void>>();

@@ -1,0 +1,50 @@
+// What the sync benchmarks share: a measured run of bench/sync-run.mjs in a fresh process, the store
+// setup before it, and the page-cache settling every measured run starts with.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = dirname(fileURLToPath(import.meta.url));
+
+/** Node's flags as deployed (npm start, deploy/systemd, deploy/Dockerfile, the mail-helper command). */
+export const NODE_FLAGS = ['--max-semi-space-size=8'];
+
+export interface Sample {
+  ms: number;
+  rssMb: number;
+  engineMs?: number;
+}
+
+/**
+ * Writes the page cache back before a measured run, so that no run pays for an earlier one's dirty
+ * pages (mbsync's maildir and our stores each leave ~300 MB behind after (a)).
+ */
+export function settle(): void {
+  execFileSync('sync');
+}
+
+/** One run of sync-run.mjs (its JSON line) in a fresh plain-Node process, with extra Node flags and environment. */
+export function syncRun(
+  args: Record<string, unknown>,
+  extra: { flags?: string[]; env?: Record<string, string> } = {},
+): Record<string, number> {
+  settle();
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    env: { ...process.env, ...extra.env },
+  });
+  if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+/** Migrates a store and creates the bench account in it (sync-child.ts); not measured. */
+export function setupStore(args: Record<string, unknown>): void {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, 'sync-child.ts'), JSON.stringify(args)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench setup failed: ${r.stderr}`);
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
