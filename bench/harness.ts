@@ -1,6 +1,7 @@
 // What the sync benchmarks share: a measured run of bench/sync-run.mjs in a fresh process, the store
 // setup before it, and the page-cache settling every measured run starts with.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +14,9 @@ export interface Sample {
   ms: number;
   rssMb: number;
   engineMs?: number;
+  /** Core-ms of the run's own process (all its threads) and of the whole machine during the run. */
+  cpuMs?: number;
+  machineCpuMs?: number;
 }
 
 /**
@@ -29,13 +33,23 @@ export function syncRun(
   extra: { flags?: string[]; env?: Record<string, string> } = {},
 ): Record<string, number> {
   settle();
+  const busy0 = machineBusyMs();
   const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
     env: { ...process.env, ...extra.env },
   });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  return { ...out, machineCpuMs: machineBusyMs() - busy0 };
+}
+
+/** CPU time the whole machine has spent busy (all cores, every process), from /proc/stat. */
+export function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  return (busy * 1000) / 100; // USER_HZ
 }
 
 /** Migrates a store and creates the bench account in it (sync-child.ts); not measured. */

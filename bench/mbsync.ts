@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { settle, type Sample } from './harness.js';
+import { machineBusyMs, settle, type Sample } from './harness.js';
 
 export interface ImapTarget {
   host: string;
@@ -55,11 +55,12 @@ export function mbsync(conf: string): Sample {
   const gap = performance.now() - mbsyncEnded;
   if (gap < 1100) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100 - gap);
   settle();
+  const busy0 = machineBusyMs();
   const start = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
   const ms = performance.now() - start;
   mbsyncEnded = performance.now();
   if (r.status !== 0) throw new Error(`mbsync failed: ${r.stderr}`);
-  const kb = Number(r.stderr.trim().split('\n').at(-1));
-  return { ms, rssMb: kb / 1024 };
+  const [kb, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ms, rssMb: kb / 1024, cpuMs: (user + sys) * 1000, machineCpuMs: machineBusyMs() - busy0 };
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
-import { benchDir, median, setupStore, syncRun } from './harness.js';
+import { benchDir, median, setupStore, syncRun, type Sample } from './harness.js';
 import { mbsync, mbsyncConfig } from './mbsync.js';
 
 const SCENARIO = process.env.AB_SCENARIO ?? 'c';
@@ -54,7 +54,7 @@ writer.write(MESSAGES);
 
 /** A measured run (its JSON line), as deployed or as variant `v`. */
 const measure = (args: Record<string, unknown>, v?: Variant) => syncRun({ ...target, ...args }, { flags: v?.flags, env: v?.env });
-const floor = () => measure({ mode: 'floor' }).ms;
+const floor = () => measure({ mode: 'floor' });
 
 /** Drops the store of the run before. */
 let dropPrevious: () => Promise<void> = async () => {};
@@ -80,9 +80,15 @@ async function freshStore(): Promise<Record<string, unknown>> {
 }
 
 const times = new Map<string, number[]>();
-const add = (label: string, ms: number) => {
-  times.set(label, [...(times.get(label) ?? []), ms]);
-  process.stderr.write(`  ${label}: ${ms.toFixed(0)} ms\n`);
+/** Core-milliseconds per run: the run's own process, and the whole machine (Dovecot included). */
+const cpu = new Map<string, { own: number[]; machine: number[] }>();
+const add = (label: string, r: Sample | Record<string, number>) => {
+  times.set(label, [...(times.get(label) ?? []), r.ms]);
+  const c = cpu.get(label) ?? { own: [], machine: [] };
+  c.own.push(r.cpuMs ?? NaN);
+  c.machine.push(r.machineCpuMs ?? NaN);
+  cpu.set(label, c);
+  process.stderr.write(`  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)})\n`);
 };
 const baseline = SCENARIO === 'a' ? 'floor' : 'mbsync';
 try {
@@ -105,26 +111,30 @@ try {
     if (SCENARIO === 'a') add('floor', floor());
     else {
       newMail();
-      add('mbsync', mbsync(conf).ms);
+      add('mbsync', mbsync(conf));
       measure({ mode: 'mailhelper', ...store }); // the store catches up, unmeasured
     }
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       if (SCENARIO === 'a') store = await freshStore();
       else newMail();
-      add(v.label, measure({ mode: 'mailhelper', ...store }, v).ms);
+      add(v.label, measure({ mode: 'mailhelper', ...store }, v));
     }
     if (SCENARIO === 'c') mbsync(conf); // mbsync catches up, unmeasured
   }
   const base = median(times.get(baseline)!);
+  const cpuOf = (label: string) => {
+    const c = cpu.get(label)!;
+    return `${median(c.own).toFixed(0).padStart(7)}, ${median(c.machine).toFixed(0).padStart(7)}`.padEnd(38);
+  };
   const lines = [
     `scenario ${SCENARIO}, ${KIND}, ${MESSAGES} messages, ${ROUNDS} rounds; baseline ${baseline}`,
     '',
-    'variant                        | median ms | mean ms | × baseline | runs',
+    'variant                        | median ms | mean ms | × baseline | cpu: process, machine (median core-ms) | runs',
   ];
   for (const [label, xs] of times) {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     lines.push(
-      `${label.padEnd(30)} | ${median(xs).toFixed(0).padStart(9)} | ${mean.toFixed(0).padStart(7)} | ${(median(xs) / base).toFixed(2).padStart(10)} | ${xs.map((x) => x.toFixed(0)).join(' ')}`,
+      `${label.padEnd(30)} | ${median(xs).toFixed(0).padStart(9)} | ${mean.toFixed(0).padStart(7)} | ${(median(xs) / base).toFixed(2).padStart(10)} | ${cpuOf(label)} | ${xs.map((x) => x.toFixed(0)).join(' ')}`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
@@ -133,7 +143,15 @@ try {
   writeFileSync(
     file,
     JSON.stringify(
-      { scenario: SCENARIO, store: KIND, messages: MESSAGES, rounds: ROUNDS, baseline, runs: Object.fromEntries(times) },
+      {
+        scenario: SCENARIO,
+        store: KIND,
+        messages: MESSAGES,
+        rounds: ROUNDS,
+        baseline,
+        runs: Object.fromEntries(times),
+        cpu: Object.fromEntries(cpu),
+      },
       null,
       2,
     ),

@@ -31,7 +31,7 @@ const add = (tool: Tool, sc: Scenario, s: Sample) => {
   const k = `${tool}/${sc}`;
   samples.set(k, [...(samples.get(k) ?? []), s]);
   process.stderr.write(
-    `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB\n`,
+    `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB${s.cpuMs !== undefined ? `, cpu ${s.cpuMs.toFixed(0)} ms (machine ${s.machineCpuMs?.toFixed(0)})` : ''}\n`,
   );
 };
 
@@ -107,7 +107,15 @@ async function freshStore(kind: 'sqlite' | 'postgres', i: number) {
   return { store: { kind, url: db.url }, stateFile };
 }
 
-const mh = (o: Record<string, number>): Sample => ({ ms: o.ms, rssMb: o.rssMb, engineMs: o.engineMs });
+const mh = (o: Record<string, number>): Sample => ({
+  ms: o.ms,
+  rssMb: o.rssMb,
+  engineMs: o.engineMs,
+  cpuMs: o.cpuMs,
+  machineCpuMs: o.machineCpuMs,
+});
+/** A warm child's sample: its process's CPU time covers its earlier syncs too, so none is given. */
+const mhWarm = (o: Record<string, number>): Sample => ({ ms: o.ms, rssMb: o.rssMb, engineMs: o.engineMs });
 
 /**
  * Adds 100 messages and has Dovecot index them before any measured tool syncs. The files are written
@@ -161,12 +169,12 @@ try {
     // One at a time: each child's first syncs run alone, like every measured run.
     for (const kind of kinds) {
       const run = warmChild({ mode: 'mailhelper-warm', ...last[kind] });
-      add(`mh-${kind}`, 'b-warm', mh(await run.ready));
+      add(`mh-${kind}`, 'b-warm', mhWarm(await run.ready));
       warm.push({ kind, run });
     }
     addNewMail();
     add('mbsync', 'c-warm', mbsync(mbConf));
-    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mh(await w.run.go()));
+    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mhWarm(await w.run.go()));
   }
   last = {};
 
@@ -191,14 +199,19 @@ try {
       medianMs: median(s.map((x) => x.ms)),
       engineMs: s[0].engineMs !== undefined ? median(s.map((x) => x.engineMs!)) : undefined,
       peakRssMb: Math.max(...s.map((x) => x.rssMb)),
+      cpuMs: s[0].cpuMs !== undefined ? median(s.map((x) => x.cpuMs!)) : undefined,
+      machineCpuMs: s[0].machineCpuMs !== undefined ? median(s.map((x) => x.machineCpuMs!)) : undefined,
       runs: s.map((x) => Math.round(x.ms)),
     };
   };
   const tools: Tool[] = ['floor', 'mbsync', 'mh-sqlite', ...(WITH_PG ? (['mh-postgres'] as Tool[]) : [])];
   const results: Record<string, unknown> = {};
   const lines = [`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)} MB, 5 folders; median of ${RUNS} runs`, ''];
-  lines.push('scenario | tool        | median ms | engine ms | × mbsync | × floor | peak RSS MB');
-  lines.push('---------|-------------|-----------|-----------|----------|---------|------------');
+  // CPU: core-ms of the tool's whole process (all its threads; Node's start-up and module loading too)
+  // and of the whole machine (the IMAP server too) over the same span; on this 2-core machine (a) is
+  // bound by the sum, which explains its wall-clock ratios. Not given for warm children (earlier syncs).
+  lines.push('scenario | tool        | median ms | engine ms | × mbsync | × floor | peak RSS MB | cpu ms | machine cpu ms');
+  lines.push('---------|-------------|-----------|-----------|----------|---------|-------------|--------|---------------');
   for (const sc of ['a', 'b', 'c', 'b-warm', 'c-warm', 'b-small'] as Scenario[]) {
     const base = row('mbsync', sc)?.medianMs;
     for (const tool of tools) {
@@ -208,7 +221,7 @@ try {
       const vsMb = base ? (r.medianMs / base).toFixed(2) : '-';
       const vsFloor = sc === 'a' && row('floor', 'a') ? (r.medianMs / row('floor', 'a')!.medianMs).toFixed(2) : '-';
       lines.push(
-        `${sc.padEnd(8)} | ${tool.padEnd(11)} | ${r.medianMs.toFixed(0).padStart(9)} | ${(r.engineMs !== undefined ? String(Math.round(r.engineMs)) : '-').padStart(9)} | ${vsMb.padStart(8)} | ${vsFloor.padStart(7)} | ${r.peakRssMb.toFixed(0).padStart(11)}`,
+        `${sc.padEnd(8)} | ${tool.padEnd(11)} | ${r.medianMs.toFixed(0).padStart(9)} | ${(r.engineMs !== undefined ? String(Math.round(r.engineMs)) : '-').padStart(9)} | ${vsMb.padStart(8)} | ${vsFloor.padStart(7)} | ${r.peakRssMb.toFixed(0).padStart(11)} | ${(r.cpuMs !== undefined ? r.cpuMs.toFixed(0) : '-').padStart(6)} | ${(r.machineCpuMs !== undefined ? r.machineCpuMs.toFixed(0) : '-').padStart(14)}`,
       );
     }
   }

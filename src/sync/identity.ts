@@ -21,9 +21,11 @@ export interface IdentityHeaders {
  * when there is none. Works on the bytes, so no message is turned into a string to find it.
  */
 export function headerEnd(raw: Buffer): number {
-  const ends = [raw.indexOf('\n\n'), raw.indexOf('\n\r\n')].filter((i) => i >= 0);
-  if (ends.length === 0) return -1;
-  const nl = Math.min(...ends);
+  // The bare-LF search stops where the CRLF one matched: in CRLF mail it would read the whole body.
+  const crlf = raw.indexOf('\n\r\n');
+  const lf = (crlf < 0 ? raw : raw.subarray(0, crlf + 1)).indexOf('\n\n');
+  const nl = lf >= 0 ? lf : crlf;
+  if (nl < 0) return -1;
   return nl > 0 && raw[nl - 1] === 0x0d ? nl - 1 : nl;
 }
 

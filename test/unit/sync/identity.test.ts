@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   claimStableId,
   familyRange,
+  headerBlock,
+  headerEnd,
   inFamily,
   identityBase,
   normaliseMessageId,
@@ -47,5 +49,20 @@ describe('stable message ids', () => {
     for (const id of ['ab', 'ab:2', 'ab:10']) expect(inFamily(id, 'ab')).toBe(true);
     for (const id of ['ab0', 'aa', 'ac', 'abc:2']) expect(inFamily(id, 'ab')).toBe(false);
     expect(familyRange('ab')).toEqual({ base: 'ab', from: 'ab:', to: 'ab;' });
+  });
+
+  it('ends the header block at the first empty line, CRLF or bare LF, whichever comes first', () => {
+    const b = (s: string) => Buffer.from(s, 'latin1');
+    expect(headerEnd(b('A: 1\r\nB: 2\r\n\r\nbody\n\nmore'))).toBe(10);
+    expect(headerEnd(b('A: 1\nB: 2\n\nbody\r\n\r\nmore'))).toBe(9);
+    // A bare-LF empty line before the first CRLF one, and the other way round.
+    expect(headerEnd(b('A: 1\n\nB: 2\r\n\r\n'))).toBe(4);
+    expect(headerEnd(b('A: 1\r\n\r\nB: 2\n\n'))).toBe(4);
+    expect(headerEnd(b('A: 1\r\n\nB'))).toBe(4);
+    expect(headerEnd(b('\r\nbody'))).toBe(-1);
+    expect(headerEnd(b('\n\nbody'))).toBe(0);
+    expect(headerEnd(b('A: 1\r\nno empty line'))).toBe(-1);
+    expect(headerBlock(b('A: 1\r\n\r\nbody')).toString()).toBe('A: 1');
+    expect(headerBlock(b('A: 1')).toString()).toBe('A: 1');
   });
 });
