@@ -31,7 +31,7 @@ export function settle(): void {
 export function syncRun(
   args: Record<string, unknown>,
   extra: { flags?: string[]; env?: Record<string, string> } = {},
-): Record<string, number> {
+): Sample & Record<string, number> {
   settle();
   const busy0 = machineBusyMs();
   const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
@@ -40,7 +40,7 @@ export function syncRun(
     env: { ...process.env, ...extra.env },
   });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number>;
   return { ...out, machineCpuMs: machineBusyMs() - busy0 };
 }
 

@@ -82,7 +82,7 @@ async function freshStore(): Promise<Record<string, unknown>> {
 const times = new Map<string, number[]>();
 /** Core-milliseconds per run: the run's own process, and the whole machine (Dovecot included). */
 const cpu = new Map<string, { own: number[]; machine: number[] }>();
-const add = (label: string, r: Sample | Record<string, number>) => {
+const add = (label: string, r: Sample) => {
   times.set(label, [...(times.get(label) ?? []), r.ms]);
   const c = cpu.get(label) ?? { own: [], machine: [] };
   c.own.push(r.cpuMs ?? NaN);

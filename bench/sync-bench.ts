@@ -114,8 +114,6 @@ const mh = (o: Record<string, number>): Sample => ({
   cpuMs: o.cpuMs,
   machineCpuMs: o.machineCpuMs,
 });
-/** A warm child's sample: its process's CPU time covers its earlier syncs too, so none is given. */
-const mhWarm = (o: Record<string, number>): Sample => ({ ms: o.ms, rssMb: o.rssMb, engineMs: o.engineMs });
 
 /**
  * Adds 100 messages and has Dovecot index them before any measured tool syncs. The files are written
@@ -169,12 +167,12 @@ try {
     // One at a time: each child's first syncs run alone, like every measured run.
     for (const kind of kinds) {
       const run = warmChild({ mode: 'mailhelper-warm', ...last[kind] });
-      add(`mh-${kind}`, 'b-warm', mhWarm(await run.ready));
+      add(`mh-${kind}`, 'b-warm', mh(await run.ready));
       warm.push({ kind, run });
     }
     addNewMail();
     add('mbsync', 'c-warm', mbsync(mbConf));
-    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mhWarm(await w.run.go()));
+    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mh(await w.run.go()));
   }
   last = {};
 
@@ -195,12 +193,14 @@ try {
   const row = (tool: Tool, sc: Scenario) => {
     const s = samples.get(`${tool}/${sc}`);
     if (!s) return undefined;
+    // Figures not every tool reports (the engine's time, CPU) are undefined for those that do not.
+    const medianOf = (k: 'engineMs' | 'cpuMs' | 'machineCpuMs') => (s[0][k] !== undefined ? median(s.map((x) => x[k]!)) : undefined);
     return {
       medianMs: median(s.map((x) => x.ms)),
-      engineMs: s[0].engineMs !== undefined ? median(s.map((x) => x.engineMs!)) : undefined,
+      engineMs: medianOf('engineMs'),
       peakRssMb: Math.max(...s.map((x) => x.rssMb)),
-      cpuMs: s[0].cpuMs !== undefined ? median(s.map((x) => x.cpuMs!)) : undefined,
-      machineCpuMs: s[0].machineCpuMs !== undefined ? median(s.map((x) => x.machineCpuMs!)) : undefined,
+      cpuMs: medianOf('cpuMs'),
+      machineCpuMs: medianOf('machineCpuMs'),
       runs: s.map((x) => Math.round(x.ms)),
     };
   };
