@@ -193,7 +193,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       .map((f) => f.id);
     const rec = idle
       ? { moved: 0, flagChanges: 0, restored: 0, deleted: 0 }
-      : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.touched);
+      : await reconcile(input.store, account.id, unfollowed, leftover ? null : store.unreconciled());
     const remaining = Math.max(0, newCount - r.stats.fetched);
     if (!idle && remaining === 0) await store.markClean(settingsHash);
     await refreshStatistics(input.store, ['messages', 'server_messages'], Math.max(r.stats.fetched, store.touched.size));

@@ -204,6 +204,8 @@ export class BatchWriter {
       throw err instanceof ParserUnavailable ? threadLost(err) : err;
     }
     for (const row of server) this.committed.push(row.stable_id);
+    this.run.store.insertedElsewhere(server, r.written.locations === server.length);
+    if (r.written.messages === batch.length) this.run.store.settle(bases.map((b) => b.stable_id));
     this.run.stats.fetched += batch.length;
     this.run.stats.bytesFetched += r.bytes;
     this.run.stats.parseProblems += r.parseProblems;
@@ -276,16 +278,20 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
   // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
   // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
   // copies of the batch (~20 MB of peak RSS on PostgreSQL). Each insert stands alone (a rerun redoes any).
+  let inserted = 0;
   for (let i = 0; i < rows.length;) {
     let j = i;
     for (let bytes = 0; j < rows.length && (j === i || bytes + (rows[j].raw_enc as Buffer).length <= STATEMENT_BYTES); j++)
       bytes += (rows[j].raw_enc as Buffer).length;
-    await run.store.redoable
+    const [r] = await run.store.redoable
       .insertInto('messages')
       .values(rows.slice(i, j))
       .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
       .execute();
+    inserted += Number(r?.numInsertedOrUpdatedRows ?? 0);
     i = j;
   }
+  // Each message was written from its location as read: those the run inserted and left alone need no step 3.
+  if (inserted === rows.length) run.store.settle(batch.map(({ p }) => p.stable_id));
   run.stats.fetched += batch.length;
 }

@@ -55,8 +55,8 @@ if (parentPort) {
           bytes += s.size;
           if (s.parseError) parseProblems++;
         }
-        writeSealedBatch(m.target, m.server, rows);
-        port.postMessage({ id: m.id, stored: { bytes, parseProblems } });
+        const written = writeSealedBatch(m.target, m.server, rows);
+        port.postMessage({ id: m.id, stored: { bytes, parseProblems, written } });
       } catch (err) {
         const e = err as { message?: string; code?: unknown };
         port.postMessage({ id: m.id, error: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined });

@@ -8,7 +8,7 @@ import type { EmailFields } from '../mime/parse-fast.js';
 import type { ParseJob } from './parse-worker.js';
 import type { MessageBase, SealContext, SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
-import type { ThreadStoreTarget } from './thread-store.js';
+import type { ThreadStoreTarget, WrittenRows } from './thread-store.js';
 
 // Plain JavaScript (eval'd): loads the thread's module by URL, so it runs the same from dist/ and src/.
 const WORKER_SOURCE = `
@@ -30,6 +30,7 @@ export type SealOutcome = { sealed: SealedMessage } | { error: string };
 export interface StoredBatch {
   bytes: number;
   parseProblems: number;
+  written: WrittenRows;
 }
 
 type Reply = {

@@ -44,6 +44,15 @@ export class SyncStore {
   readonly touched = new Set<string>();
   /** Server locations this run removed (vanished, folder reset or gone): new UIDs may then be moves. */
   removed = 0;
+  /** How often this run touched each id's locations (touched counts ids, this their writes). */
+  private readonly touches = new Map<string, number>();
+  /** Ids whose one touch this run is the insertion of a new location, as written (see settle). */
+  private readonly insertedOnly = new Set<string>();
+  /**
+   * Touched ids whose message this run stored from their new location, untouched since: step 3 would
+   * find nothing to do for them (a first sync's every message, most of a later sync's new mail).
+   */
+  private readonly settled = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -79,14 +88,19 @@ export class SyncStore {
       .execute();
   }
 
-  /** Whether earlier runs left work behind (no row yet: yes). */
+  /**
+   * Whether earlier runs left work behind. No row yet: no run has written this account's state (the row
+   * is written before the first such write), so only an account stored by a version before the row
+   * existed has any; one that stores nothing is new and left nothing.
+   */
   async leftover(settingsHash: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('sync_account_state')
       .select(['dirty', 'settings_hash'])
       .where('account_id', '=', this.accountId)
       .executeTakeFirst();
-    return !row || row.dirty === 1 || row.settings_hash !== settingsHash;
+    if (!row) return (await this.hasServerMessages()) || (await this.hasMessages());
+    return row.dirty === 1 || row.settings_hash !== settingsHash;
   }
 
   /** Everything is reconciled and nothing remains to fetch under these filters. */
@@ -260,32 +274,70 @@ export class SyncStore {
   async beforeInsertElsewhere(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.beforeChange();
-    this.touch(rows);
+    this.touch(rows, false, true);
   }
 
-  private touch(rows: { stable_id: string }[], removed = false): void {
-    for (const r of rows) this.touched.add(r.stable_id);
+  /** What the other connection reported of rows announced by beforeInsertElsewhere: all inserted or not. */
+  insertedElsewhere(rows: { stable_id: string }[], all: boolean): void {
+    this.locationsWritten(rows, all);
+  }
+
+  private touch(rows: { stable_id: string }[], removed = false, inserted = false): void {
+    for (const { stable_id: id } of rows) {
+      this.touched.add(id);
+      const n = (this.touches.get(id) ?? 0) + 1;
+      this.touches.set(id, n);
+      if (inserted && n === 1) this.insertedOnly.add(id);
+      else this.insertedOnly.delete(id);
+      this.settled.delete(id);
+    }
     if (removed) this.removed += rows.length;
+  }
+
+  /**
+   * The new location of an id was written as given, or not (it was there already: what it holds is not
+   * known here). Only what insertServerMessages and a parse thread's batch insert know.
+   */
+  private locationsWritten(rows: { stable_id: string }[], all: boolean): void {
+    if (!all) for (const r of rows) this.insertedOnly.delete(r.stable_id);
+  }
+
+  /**
+   * The messages of these ids were all inserted, each from its location row as this run inserted it.
+   * An id untouched since is settled: its message and its location agree, as step 3 would leave them.
+   */
+  settle(ids: string[]): void {
+    for (const id of ids) if (this.insertedOnly.has(id)) this.settled.add(id);
+  }
+
+  /** The ids step 3 must look at: touched and not settled. */
+  unreconciled(): Set<string> {
+    if (this.settled.size === 0) return this.touched;
+    return new Set([...this.touched].filter((id) => !this.settled.has(id)));
   }
 
   async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.beforeChange();
-    this.touch(rows);
-    const insert = (db: Kysely<Database>, part: ServerMessageRow[]) =>
-      db
+    this.touch(rows, false, true);
+    const insert = async (db: Kysely<Database>, part: ServerMessageRow[]) => {
+      const [r] = await db
         .insertInto('server_messages')
         .values(part)
         .onConflict((oc) => oc.columns(['folder_id', 'uid']).doNothing())
         .execute();
+      return Number(r?.numInsertedOrUpdatedRows ?? 0);
+    };
     // One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
-    if (rows.length <= INSERT_CHUNK) {
-      await insert(this.redoable, rows);
-      return;
-    }
-    await this.write(async (trx) => {
-      for (const part of chunks(rows, INSERT_CHUNK)) await insert(trx, part);
-    });
+    const written =
+      rows.length <= INSERT_CHUNK
+        ? await insert(this.redoable, rows)
+        : await this.write(async (trx) => {
+            let n = 0;
+            for (const part of chunks(rows, INSERT_CHUNK)) n += await insert(trx, part);
+            return n;
+          });
+    this.locationsWritten(rows, written === rows.length);
   }
 
   private pendingQuery(accountId: number, f: FetchFilters) {
@@ -343,6 +395,17 @@ export class SyncStore {
       for (const r of rows) out.add(r.stable_id);
     }
     return out;
+  }
+
+  /** Whether the account has any mirrored server location. */
+  async hasServerMessages(): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('server_messages')
+      .select('uid')
+      .where('account_id', '=', this.accountId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Whether the account stores any message at all (live or soft-deleted). */

@@ -22,7 +22,13 @@ interface Connection {
   ino: number;
   insertLocation: Database.Statement;
   insertMessage: Database.Statement;
-  write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => void>;
+  write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => WrittenRows>;
+}
+
+/** How many of a batch's rows were inserted (the others were there already: a conflict). */
+export interface WrittenRows {
+  locations: number;
+  messages: number;
 }
 
 const connections = new Map<string, Connection>();
@@ -59,8 +65,10 @@ function connect(t: ThreadStoreTarget): Connection {
      on conflict (account_id, stable_id) do nothing`,
   );
   const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
-    for (const r of server) insertLocation.run(r);
-    for (const [b, s] of messages) insertMessage.run(messageRow(b, s, now));
+    const n = { locations: 0, messages: 0 };
+    for (const r of server) n.locations += insertLocation.run(r).changes;
+    for (const [b, s] of messages) n.messages += insertMessage.run(messageRow(b, s, now)).changes;
+    return n;
   });
   const c = { db, ino, insertLocation, insertMessage, write };
   connections.set(t.path, c);
@@ -79,11 +87,11 @@ function closeAll(): void {
   connections.clear();
 }
 
-/** Writes the batch's new server locations, then its messages, in one transaction. */
-export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[], messages: [MessageBase, SealedMessage][]): void {
+/** Writes the batch's new server locations, then its messages, in one transaction; says how many were new. */
+export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[], messages: [MessageBase, SealedMessage][]): WrittenRows {
   if (idleTimer) clearTimeout(idleTimer);
   try {
-    connect(t).write(server, messages, Date.now());
+    return connect(t).write(server, messages, Date.now());
   } finally {
     idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
     idleTimer.unref();
