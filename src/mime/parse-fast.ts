@@ -5,13 +5,22 @@
 // (message/* parts, calendars, RFC 2231, comments in parameters, odd encodings or charsets, conversions
 // between text and html) it returns null and the caller parses with postal-mime.
 import { addressParser, decodeWords, type Address, type Attachment, type Email } from 'postal-mime';
-import { base64Bytes, decodeFlowedText, passThroughBytes, passThroughText, quotedPrintableBytes, textDecoderFor } from './body.js';
+import {
+  base64Bytes,
+  base64Size,
+  decodeFlowedText,
+  passThroughBytes,
+  passThroughText,
+  quotedPrintableBytes,
+  textDecoderFor,
+} from './body.js';
 import { decline, fieldValue, firstValue, parseStructured, type HeaderField } from './headers.js';
 import { parseTree, type Part } from './part-tree.js';
 
 /** The part of postal-mime's Email that the store uses; both parsers produce it. */
 export type EmailFields = Pick<Email, 'subject' | 'from' | 'to' | 'cc' | 'date' | 'messageId' | 'text' | 'html'> & {
-  attachments: Pick<Attachment, 'filename' | 'mimeType' | 'content'>[];
+  /** `size`: the decoded size, given (with empty content) where the bytes were not wanted (withContent: false). */
+  attachments: (Pick<Attachment, 'filename' | 'mimeType' | 'content'> & { size?: number })[];
 };
 
 interface TextGroup {
@@ -26,6 +35,8 @@ interface Collected {
   attachments: EmailFields['attachments'];
   /** false: the caller needs no text or HTML, so pass-through text parts are checked but not decoded. */
   withText: boolean;
+  /** false: the caller needs attachments' sizes, not their bytes (see ParseOptions). */
+  withContent: boolean;
 }
 
 function toArrayBuffer(u: Uint8Array): ArrayBuffer {
@@ -85,13 +96,18 @@ function collect(raw: Buffer, part: Part, alternative: TextGroup | null, out: Co
     (type === 'text/html' ? group.html : group.plain).push(skip ? '' : leafText(raw, part, encoding));
     return;
   }
-  const filename = disposition.params.get('filename') || part.type.params.get('name') || null;
-  out.attachments.push({
-    filename: filename ? decodeWords(filename) : null,
-    mimeType: type,
-    content: toArrayBuffer(leafBytes(raw, part, encoding)),
-  });
+  const named = disposition.params.get('filename') || part.type.params.get('name') || null;
+  const filename = named ? decodeWords(named) : null;
+  // Base64 (nearly every attachment) sized without its bytes; the other encodings are rare and small.
+  if (!out.withContent && encoding === 'base64') {
+    const { bodyStart: s, bodyEnd: e } = part;
+    out.attachments.push({ filename, mimeType: type, content: NO_CONTENT, size: s < 0 || s >= e ? 0 : base64Size(raw, s, e) });
+    return;
+  }
+  out.attachments.push({ filename, mimeType: type, content: toArrayBuffer(leafBytes(raw, part, encoding)) });
 }
+
+const NO_CONTENT = new ArrayBuffer(0);
 
 function addresses(fields: HeaderField[], key: string): Address[] {
   const out: Address[] = [];
@@ -128,6 +144,11 @@ function envelope(fields: HeaderField[], email: EmailFields): void {
 export interface ParseOptions {
   /** false: text and html are left undefined (decoding them was ~10 % of an initial sync's CPU, and the sync keeps neither). */
   withText?: boolean;
+  /**
+   * false: a base64 attachment comes with its decoded `size` and empty content (the sync keeps only the
+   * size; the bytes are derived from the raw source when downloaded). postal-mime's fallback decodes them.
+   */
+  withContent?: boolean;
 }
 
 /** Parses raw as postal-mime would (for the fields of EmailFields), or returns null to leave it to postal-mime. */
@@ -135,7 +156,7 @@ export function parseFast(raw: Buffer, options: ParseOptions = {}): EmailFields 
   const withText = options.withText ?? true;
   try {
     const root = parseTree(raw);
-    const out: Collected = { groups: [], attachments: [], withText };
+    const out: Collected = { groups: [], attachments: [], withText, withContent: options.withContent ?? true };
     collect(raw, root, null, out);
     const email: EmailFields = { attachments: out.attachments };
     envelope(root.fields, email);

@@ -5,7 +5,7 @@ import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
 import { chunks, uidSet } from './plan.js';
-import { messageRow, sealMessage, type MessageBase, type SealedMessage } from './seal-message.js';
+import { messageRow, SEAL_PARSE, sealMessage, type MessageBase, type SealedMessage } from './seal-message.js';
 import type { PendingMessage, ServerMessageRow } from './sync-store.js';
 import type { ThreadStoreTarget } from './thread-store.js';
 import type { SyncRun } from './sync-run.js';
@@ -231,7 +231,7 @@ export class BatchWriter {
   private async sealHere(batch: Fetched[]): Promise<SealedMessage[]> {
     const out: SealedMessage[] = [];
     for (const f of batch)
-      out.push(sealMessage(f.raw, await parseEmail(f.raw, { withText: false }), { ...this.context(), stableId: f.p.stable_id }));
+      out.push(sealMessage(f.raw, await parseEmail(f.raw, SEAL_PARSE), { ...this.context(), stableId: f.p.stable_id }));
     return out;
   }
 

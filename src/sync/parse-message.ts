@@ -10,6 +10,7 @@ import { headerBlock, parseIdentityHeaders } from './identity.js';
 
 export interface ParsedAttachment {
   meta: AttachmentMeta;
+  /** null: too large to keep, or not decoded (a parse for sealing gives sizes only). */
   content: Buffer | null;
 }
 
@@ -69,10 +70,12 @@ export function fromParseResult(raw: Buffer, result: EmailFields | Error, maxAtt
   }
   const email = result;
   const attachments: ParsedAttachment[] = email.attachments.map((a, idx) => {
-    const bytes = contentBytes(a.content);
-    const tooLarge = bytes.length > maxAttachmentBytes;
+    // A parse for sealing gives base64 attachments' sizes only (ParseOptions.withContent).
+    const bytes = a.size === undefined ? contentBytes(a.content) : null;
+    const size = a.size ?? bytes!.length;
+    const tooLarge = size > maxAttachmentBytes;
     return {
-      meta: { idx, filename: a.filename, mimeType: a.mimeType, size: bytes.length, tooLarge },
+      meta: { idx, filename: a.filename, mimeType: a.mimeType, size, tooLarge },
       content: tooLarge ? null : bytes,
     };
   });

@@ -5,7 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
-import { sealMessage, type MessageBase, type SealContext, type SealedMessage } from './seal-message.js';
+import { SEAL_PARSE, sealMessage, type MessageBase, type SealContext, type SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
 import { writeSealedBatch, type ThreadStoreTarget } from './thread-store.js';
 
@@ -50,7 +50,7 @@ if (parentPort) {
           const raw = view(m.raws[i]);
           m.raws[i] = EMPTY; // sealed, the raw source is garbage: not held until the batch is written
           const base = m.bases[i];
-          const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: base.stable_id });
+          const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: base.stable_id });
           rows.push([base, s]);
           bytes += s.size;
           if (s.parseError) parseProblems++;
@@ -69,8 +69,8 @@ if (parentPort) {
       try {
         const raw = view(m.raws[i]);
         m.raws[i] = EMPTY;
-        // A message to seal needs no text or HTML: the store keeps the raw source and the fields.
-        const s = sealMessage(raw, await parseEmail(raw, { withText: false }), { ...m.ctx, dek, stableId: m.stableIds[i] });
+        // A message to seal needs no text, HTML or attachment bytes: the store keeps the raw source and the fields.
+        const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: m.stableIds[i] });
         const metaEnc = ownBuffer(s.metaEnc);
         const rawEnc = ownBuffer(s.rawEnc);
         transfer.push(metaEnc.buffer as ArrayBuffer, rawEnc.buffer as ArrayBuffer);

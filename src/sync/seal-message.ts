@@ -5,10 +5,13 @@
 // Pure and synchronous, so it runs in a parse thread (parse-worker.ts) or in the caller's.
 import { encrypt, encryptJson } from '../crypto/aead.js';
 import { metaAad, rawAad } from '../messages/message-format.js';
-import type { EmailFields } from '../mime/parse-fast.js';
+import type { EmailFields, ParseOptions } from '../mime/parse-fast.js';
 import type { MessagesTable } from '../store/schema.js';
 import type { Insertable } from 'kysely';
 import { fromParseResult } from './parse-message.js';
+
+/** What sealing needs of a parse: the fields and attachment sizes, neither text nor attachment bytes. */
+export const SEAL_PARSE: ParseOptions = { withText: false, withContent: false };
 
 export interface SealContext {
   dek: Buffer;

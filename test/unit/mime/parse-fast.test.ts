@@ -8,6 +8,7 @@ import { fromParseResult, type ParsedMessage } from '../../../src/sync/parse-mes
 import { POSTAL_MIME_OPTIONS } from '../../../src/mime/parse-email.js';
 import { installConcatBlob } from '../../../src/sync/concat-blob.js';
 import { ParserPool } from '../../../src/sync/parser-pool.js';
+import { SEAL_PARSE } from '../../../src/sync/seal-message.js';
 import { malformedCorpus } from '../../fixtures/mail-corpus.js';
 import { mime, randomMessage, seededRandom, varietyCorpus } from '../../fixtures/mime-variety.js';
 
@@ -36,8 +37,16 @@ async function checkEquivalent(raw: Buffer, name: string): Promise<boolean> {
     if (!isDeepStrictEqual(lean, rest)) expect(lean, name).toEqual(rest);
     expect([lean.text, lean.html]).toEqual([undefined, undefined]);
   }
+  // Sealing's mode (attachment sizes, no bytes) accepts the same messages and keeps the same fields and sizes.
+  const sized = parseFast(raw, SEAL_PARSE);
+  expect(sized !== null, `${name}: accepted with sizes only`).toBe(fast !== null);
   if (!fast) return false;
   const got = fromParseResult(raw, fast, NO_LIMIT);
+  for (const limit of [NO_LIMIT, 100]) {
+    const a = fromParseResult(raw, sized!, limit);
+    const b = limit === NO_LIMIT ? got : fromParseResult(raw, fast, limit);
+    expect([a.meta, a.sentAt, a.parseError], name).toEqual([b.meta, b.sentAt, b.parseError]);
+  }
   const want = await viaPostalMime(raw);
   // isDeepStrictEqual first: vitest compares Buffers element by element, seconds for the attachments here
   if (!isDeepStrictEqual(got, want)) expect(got, name).toEqual(want);
