@@ -44,9 +44,7 @@ export class SyncStore {
   readonly touched = new Set<string>();
   /** Server locations this run removed (vanished, folder reset or gone): new UIDs may then be moves. */
   removed = 0;
-  /** How often this run touched each id's locations (touched counts ids, this their writes). */
-  private readonly touches = new Map<string, number>();
-  /** Ids whose one touch this run is the insertion of a new location, as written (see settle). */
+  /** Ids whose only touch this run is the insertion of a new location, as written (see settle). */
   private readonly insertedOnly = new Set<string>();
   /**
    * Touched ids whose message this run stored from their new location, untouched since: step 3 would
@@ -284,11 +282,9 @@ export class SyncStore {
 
   private touch(rows: { stable_id: string }[], removed = false, inserted = false): void {
     for (const { stable_id: id } of rows) {
-      this.touched.add(id);
-      const n = (this.touches.get(id) ?? 0) + 1;
-      this.touches.set(id, n);
-      if (inserted && n === 1) this.insertedOnly.add(id);
+      if (inserted && !this.touched.has(id)) this.insertedOnly.add(id);
       else this.insertedOnly.delete(id);
+      this.touched.add(id);
       this.settled.delete(id);
     }
     if (removed) this.removed += rows.length;
