@@ -54,7 +54,7 @@ const child = (args: Record<string, unknown>) => syncRun({ ...target, ...args })
  * Measured runs in a process that syncs once first: `ready` gives a no-change sync's sample after that
  * sync, `go()` the sample of the sync it then runs.
  */
-function warmChild(args: Record<string, unknown>): { ready: Promise<Record<string, number>>; go(): Promise<Record<string, number>> } {
+function warmChild(args: Record<string, unknown>): { ready: Promise<Sample>; go(): Promise<Sample> } {
   const p = spawn(process.execPath, [join(here, 'sync-run.mjs'), JSON.stringify({ ...target, ...args })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -72,14 +72,14 @@ function warmChild(args: Record<string, unknown>): { ready: Promise<Record<strin
       onLine = resolve;
       p.once('close', (code) => reject(new Error(`warm bench run exited with ${code}`)));
     });
-  const ready = next().then((line) => JSON.parse(line) as Record<string, number>);
+  const ready = next().then((line) => JSON.parse(line) as Sample);
   return {
     ready,
     go: async () => {
       settle();
       const line = next();
       p.stdin.write('go\n');
-      return JSON.parse(await line) as Record<string, number>;
+      return JSON.parse(await line) as Sample;
     },
   };
 }
@@ -107,14 +107,6 @@ async function freshStore(kind: 'sqlite' | 'postgres', i: number) {
   return { store: { kind, url: db.url }, stateFile };
 }
 
-const mh = (o: Record<string, number>): Sample => ({
-  ms: o.ms,
-  rssMb: o.rssMb,
-  engineMs: o.engineMs,
-  cpuMs: o.cpuMs,
-  machineCpuMs: o.machineCpuMs,
-});
-
 /**
  * Adds 100 messages and has Dovecot index them before any measured tool syncs. The files are written
  * straight into the Maildir, so whichever client came first would pay the indexing that a real server
@@ -133,7 +125,7 @@ try {
   let mbConf = '';
   process.stderr.write('(a) initial sync\n');
   for (let i = 0; i < RUNS; i++) {
-    add('floor', 'a', child({ mode: 'floor' }) as unknown as Sample);
+    add('floor', 'a', child({ mode: 'floor' }));
     // Earlier runs' maildirs stay until the end: ext4 skips inodes freed in the last minute (five while
     // their table is unwritten) and reads each one to see that, so deleting 10,000 files right before
     // mbsync created as many made it spend 3-14 s of CPU in the kernel's inode allocator (8-26 s runs).
@@ -144,19 +136,19 @@ try {
       const s = await freshStore(kind, i);
       setup(s);
       last[kind] = s;
-      add(`mh-${kind}`, 'a', mh(child({ mode: 'mailhelper', ...s })));
+      add(`mh-${kind}`, 'a', child({ mode: 'mailhelper', ...s }));
     }
   }
   process.stderr.write('(b) no-change resync\n');
   for (let i = 0; i < RUNS; i++) {
     add('mbsync', 'b', mbsync(mbConf));
-    for (const kind of kinds) add(`mh-${kind}`, 'b', mh(child({ mode: 'mailhelper', ...last[kind] })));
+    for (const kind of kinds) add(`mh-${kind}`, 'b', child({ mode: 'mailhelper', ...last[kind] }));
   }
   process.stderr.write('(c) after 100 new messages\n');
   for (let i = 0; i < RUNS; i++) {
     addNewMail();
     add('mbsync', 'c', mbsync(mbConf));
-    for (const kind of kinds) add(`mh-${kind}`, 'c', mh(child({ mode: 'mailhelper', ...last[kind] })));
+    for (const kind of kinds) add(`mh-${kind}`, 'c', child({ mode: 'mailhelper', ...last[kind] }));
   }
   process.stderr.write('(b-warm, c-warm) no change, then 100 new messages, in a process that synced (and fetched) before\n');
   for (let i = 0; i < RUNS; i++) {
@@ -169,12 +161,12 @@ try {
     // One at a time: each child's first syncs run alone, like every measured run.
     for (const kind of kinds) {
       const run = warmChild({ mode: 'mailhelper-warm', ...last[kind] });
-      add(`mh-${kind}`, 'b-warm', mh(await run.ready));
+      add(`mh-${kind}`, 'b-warm', await run.ready);
       warm.push({ kind, run });
     }
     addNewMail();
     add('mbsync', 'c-warm', mbsync(mbConf));
-    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', mh(await w.run.go()));
+    for (const w of warm) add(`mh-${w.kind}`, 'c-warm', await w.run.go());
   }
   last = {};
 
@@ -189,7 +181,7 @@ try {
   }
   for (let i = 0; i < RUNS; i++) {
     add('mbsync', 'b-small', mbsync(smallConf));
-    for (const kind of kinds) add(`mh-${kind}`, 'b-small', mh(child({ mode: 'mailhelper', ...smallStores[kind], user: SMALL_USER })));
+    for (const kind of kinds) add(`mh-${kind}`, 'b-small', child({ mode: 'mailhelper', ...smallStores[kind], user: SMALL_USER }));
   }
 
   const row = (tool: Tool, sc: Scenario) => {

@@ -101,13 +101,12 @@ function collect(raw: Buffer, part: Part, alternative: TextGroup | null, out: Co
   // Base64 (nearly every attachment) sized without its bytes; the other encodings are rare and small.
   if (!out.withContent && encoding === 'base64') {
     const { bodyStart: s, bodyEnd: e } = part;
-    out.attachments.push({ filename, mimeType: type, content: NO_CONTENT, size: s < 0 || s >= e ? 0 : base64Size(raw, s, e) });
+    // An empty buffer of its own: a shared one would be detached by the first transfer of a result.
+    out.attachments.push({ filename, mimeType: type, content: new ArrayBuffer(0), size: s < 0 || s >= e ? 0 : base64Size(raw, s, e) });
     return;
   }
   out.attachments.push({ filename, mimeType: type, content: toArrayBuffer(leafBytes(raw, part, encoding)) });
 }
-
-const NO_CONTENT = new ArrayBuffer(0);
 
 function addresses(fields: HeaderField[], key: string): Address[] {
   const out: Address[] = [];

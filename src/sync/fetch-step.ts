@@ -204,7 +204,7 @@ export class BatchWriter {
       throw err instanceof ParserUnavailable ? threadLost(err) : err;
     }
     for (const row of server) this.committed.push(row.stable_id);
-    this.run.store.insertedElsewhere(server, r.written.locations === server.length);
+    this.run.store.locationsWritten(server, r.written.locations === server.length);
     if (r.written.messages === batch.length) this.run.store.settle(bases.map((b) => b.stable_id));
     this.run.stats.fetched += batch.length;
     this.run.stats.bytesFetched += r.bytes;

@@ -275,11 +275,6 @@ export class SyncStore {
     this.touch(rows, false, true);
   }
 
-  /** What the other connection reported of rows announced by beforeInsertElsewhere: all inserted or not. */
-  insertedElsewhere(rows: { stable_id: string }[], all: boolean): void {
-    this.locationsWritten(rows, all);
-  }
-
   private touch(rows: { stable_id: string }[], removed = false, inserted = false): void {
     for (const { stable_id: id } of rows) {
       if (inserted && !this.touched.has(id)) this.insertedOnly.add(id);
@@ -291,10 +286,11 @@ export class SyncStore {
   }
 
   /**
-   * The new location of an id was written as given, or not (it was there already: what it holds is not
-   * known here). Only what insertServerMessages and a parse thread's batch insert know.
+   * Whether the new locations of these ids were all written as given (else some were there already:
+   * what those hold is not known here). Told by insertServerMessages, and by the caller for the rows
+   * of beforeInsertElsewhere once the other connection has inserted them.
    */
-  private locationsWritten(rows: { stable_id: string }[], all: boolean): void {
+  locationsWritten(rows: { stable_id: string }[], all: boolean): void {
     if (!all) for (const r of rows) this.insertedOnly.delete(r.stable_id);
   }
 

@@ -55,12 +55,12 @@ describe.each(await storeKinds())('sync store bookkeeping on %s', (kind) => {
 
     const elsewhere = new SyncStore(ts.store, row(1).account_id);
     await elsewhere.beforeInsertElsewhere([row(3), row(4)]);
-    elsewhere.insertedElsewhere([row(3), row(4)], false);
+    elsewhere.locationsWritten([row(3), row(4)], false);
     elsewhere.settle([row(3).stable_id, row(4).stable_id]);
     expect(elsewhere.unreconciled().size).toBe(2);
     const third = new SyncStore(ts.store, row(1).account_id);
     await third.beforeInsertElsewhere([row(5)]);
-    third.insertedElsewhere([row(5)], true);
+    third.locationsWritten([row(5)], true);
     third.settle([row(5).stable_id]);
     expect(third.unreconciled().size).toBe(0);
   });
