@@ -14,8 +14,9 @@ export interface Sample {
   ms: number;
   rssMb: number;
   engineMs?: number;
-  /** Core-ms of the run's own process (all its threads) and of the whole machine during the run. */
+  /** Core-ms of the run's own process (all its threads), of its main thread during the measured sync, and of the whole machine during the run. */
   cpuMs?: number;
+  mainCpuMs?: number;
   machineCpuMs?: number;
 }
 

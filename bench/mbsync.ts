@@ -62,5 +62,7 @@ export function mbsync(conf: string): Sample {
   mbsyncEnded = performance.now();
   if (r.status !== 0) throw new Error(`mbsync failed: ${r.stderr}`);
   const [kb, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { ms, rssMb: kb / 1024, cpuMs: (user + sys) * 1000, machineCpuMs: machineBusyMs() - busy0 };
+  // mbsync runs in one thread: its process's CPU time is its main thread's.
+  const cpuMs = (user + sys) * 1000;
+  return { ms, rssMb: kb / 1024, cpuMs, mainCpuMs: cpuMs, machineCpuMs: machineBusyMs() - busy0 };
 }

@@ -80,15 +80,18 @@ async function freshStore(): Promise<Record<string, unknown>> {
 }
 
 const times = new Map<string, number[]>();
-/** Core-milliseconds per run: the run's own process, and the whole machine (Dovecot included). */
-const cpu = new Map<string, { own: number[]; machine: number[] }>();
+/** Core-milliseconds per run: the run's own process, its main thread, and the whole machine (Dovecot included). */
+const cpu = new Map<string, { own: number[]; main: number[]; machine: number[] }>();
 const add = (label: string, r: Sample) => {
   times.set(label, [...(times.get(label) ?? []), r.ms]);
-  const c = cpu.get(label) ?? { own: [], machine: [] };
+  const c = cpu.get(label) ?? { own: [], main: [], machine: [] };
   c.own.push(r.cpuMs ?? NaN);
+  c.main.push(r.mainCpuMs ?? NaN);
   c.machine.push(r.machineCpuMs ?? NaN);
   cpu.set(label, c);
-  process.stderr.write(`  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)})\n`);
+  process.stderr.write(
+    `  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, main thread ${r.mainCpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)})\n`,
+  );
 };
 const baseline = SCENARIO === 'a' ? 'floor' : 'mbsync';
 try {
@@ -124,12 +127,14 @@ try {
   const base = median(times.get(baseline)!);
   const cpuOf = (label: string) => {
     const c = cpu.get(label)!;
-    return `${median(c.own).toFixed(0).padStart(7)}, ${median(c.machine).toFixed(0).padStart(7)}`.padEnd(38);
+    return `${median(c.own).toFixed(0).padStart(7)}, ${median(c.main).toFixed(0).padStart(7)}, ${median(c.machine).toFixed(0).padStart(7)}`.padEnd(
+      51,
+    );
   };
   const lines = [
     `scenario ${SCENARIO}, ${KIND}, ${MESSAGES} messages, ${ROUNDS} rounds; baseline ${baseline}`,
     '',
-    'variant                        | median ms | mean ms | × baseline | cpu: process, machine (median core-ms) | runs',
+    'variant                        | median ms | mean ms | × baseline | cpu: process, main thread, machine (median core-ms) | runs',
   ];
   for (const [label, xs] of times) {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
