@@ -66,7 +66,7 @@ async function freshStore(): Promise<Record<string, unknown>> {
   if (KIND === 'sqlite') {
     const path = join(work, `mh-${n}.db`);
     dropPrevious = async () => {
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+      for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-blobs`]) rmSync(f, { force: true, recursive: true });
     };
     store = { kind: 'sqlite', path };
   } else {

@@ -97,7 +97,7 @@ async function freshStore(kind: 'sqlite' | 'postgres', i: number) {
   if (kind === 'sqlite') {
     const path = join(work, `mh-${i}.db`);
     dropStore.set(kind, async () => {
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+      for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-blobs`]) rmSync(f, { force: true, recursive: true });
     });
     return { store: { kind, path }, stateFile };
   }

@@ -6,6 +6,7 @@ import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../crypto/keys.js';
 import type { Database, MailAccount } from '../store/schema.js';
 import type { AccountSettings, Credentials } from '../sync/engine-types.js';
 import { permanent } from '../sync/errors.js';
+import { dropAccountPacks } from '../store/blob-packs.js';
 
 type Db = Kysely<Database>;
 
@@ -155,7 +156,9 @@ export async function updateAccount(
 
 export async function deleteAccount(db: Db, userId: number, accountId: number): Promise<boolean> {
   const res = await db.deleteFrom('mail_accounts').where('id', '=', accountId).where('user_id', '=', userId).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  const deleted = Number(res.numDeletedRows) > 0;
+  if (deleted) dropAccountPacks(db, [accountId]);
+  return deleted;
 }
 
 export async function setTrustedFingerprint(db: Db, userId: number, accountId: number, fingerprint: string | null): Promise<boolean> {

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { decrypt, decryptJson, DecryptError } from '../crypto/aead.js';
 import type { Database } from '../store/schema.js';
+import { packDirFor, readPacked } from '../store/blob-packs.js';
 import { messageContent } from './message-content.js';
 import { attachmentAad, bodyAad, metaAad, rawAad, type AttachmentMeta, type MessageBody, type MessageMeta } from './message-format.js';
 
@@ -171,15 +172,16 @@ export async function getMessage(db: Kysely<Database>, dek: Buffer, userId: numb
   if (!Number.isSafeInteger(messageId)) return undefined;
   const r = await baseQuery(db, userId)
     .where('m.id', '=', messageId)
-    .select([...LIST_COLUMNS, 'm.body_enc', 'm.raw_enc', 'm.size', 'm.has_skipped_attachments'])
+    .select([...LIST_COLUMNS, 'm.body_enc', 'm.raw_enc', 'm.raw_ref', 'm.size', 'm.has_skipped_attachments'])
     .executeTakeFirst();
   if (!r) return undefined;
   const { row, meta } = listRow(dek, r);
   // body_enc: a message stored by a version that kept the decoded body apart.
+  const raw = r.body_enc ? null : await openRaw(db, dek, row.accountId, r.stable_id, r);
   const body: MessageBody = r.body_enc
     ? decryptJson<MessageBody>(dek, r.body_enc, bodyAad(row.accountId, r.stable_id), 'a message')
-    : r.raw_enc
-      ? (await messageContent(openRaw(dek, row.accountId, r.stable_id, r.raw_enc))).body
+    : raw
+      ? (await messageContent(raw)).body
       : { text: null, html: null };
   return {
     ...row,
@@ -205,7 +207,7 @@ export async function getAttachment(
   const r = await baseQuery(db, userId)
     .leftJoin('attachments as t', (j) => j.onRef('t.message_id', '=', 'm.id').on('t.idx', '=', idx))
     .where('m.id', '=', messageId)
-    .select(['m.account_id', 'm.stable_id', 'm.meta_enc', 'm.raw_enc', 't.content_enc'])
+    .select(['m.account_id', 'm.stable_id', 'm.meta_enc', 'm.raw_enc', 'm.raw_ref', 't.content_enc'])
     .executeTakeFirst();
   if (!r) return undefined;
   const accountId = Number(r.account_id);
@@ -217,8 +219,10 @@ export async function getAttachment(
   if (!m.tooLarge) {
     // content_enc: an attachment stored apart by an earlier version; otherwise derived from the raw source.
     if (r.content_enc) content = decrypt(dek, r.content_enc, attachmentAad(accountId, r.stable_id, idx), 'an attachment');
-    else if (r.raw_enc)
-      content = (await messageContent(openRaw(dek, accountId, r.stable_id, r.raw_enc), { withText: false })).attachment(idx);
+    else {
+      const raw = await openRaw(db, dek, accountId, r.stable_id, r);
+      if (raw) content = (await messageContent(raw, { withText: false })).attachment(idx);
+    }
     if (!content) return undefined;
   }
   return { filename: m.filename, mimeType: m.mimeType, size: m.size, content };
@@ -229,12 +233,25 @@ export async function getRawMessage(db: Kysely<Database>, dek: Buffer, userId: n
   if (!Number.isSafeInteger(messageId)) return undefined;
   const r = await baseQuery(db, userId)
     .where('m.id', '=', messageId)
-    .select(['m.account_id', 'm.stable_id', 'm.raw_enc'])
+    .select(['m.account_id', 'm.stable_id', 'm.raw_enc', 'm.raw_ref'])
     .executeTakeFirst();
-  if (!r || !r.raw_enc) return undefined;
-  return openRaw(dek, Number(r.account_id), r.stable_id, r.raw_enc);
+  if (!r) return undefined;
+  return (await openRaw(db, dek, Number(r.account_id), r.stable_id, r)) ?? undefined;
 }
 
-function openRaw(dek: Buffer, accountId: number, stableId: string, rawEnc: Buffer): Buffer {
-  return decrypt(dek, rawEnc, rawAad(accountId, stableId), 'a message');
+/** The message's raw source, decrypted: from its row, or from the pack file its row names; null if it has none. */
+async function openRaw(
+  db: Kysely<Database>,
+  dek: Buffer,
+  accountId: number,
+  stableId: string,
+  r: { raw_enc: Buffer | null; raw_ref: string | null },
+): Promise<Buffer | null> {
+  let sealed = r.raw_enc;
+  if (!sealed && r.raw_ref) {
+    const dir = packDirFor(db);
+    if (!dir) throw new Error('A message names a pack file, but this store keeps none (was it copied from a SQLite store?).');
+    sealed = await readPacked(dir, accountId, r.raw_ref);
+  }
+  return sealed ? decrypt(dek, sealed, rawAad(accountId, stableId), 'a message') : null;
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { packDirOf, packedAccounts, registerPackDir, removeAccountPacks } from './blob-packs.js';
 import { StartupError } from '../config/startup-error.js';
 
 export interface Store {
@@ -70,6 +71,24 @@ function withStatementCache(database: SQLite.Database, size = 100): SQLite.Datab
   return database;
 }
 
+/**
+ * Removes the pack directories of accounts that no longer exist: their deletion removes them, unless the
+ * process stopped in between or a sync still running wrote to one afterwards (its rows then failed).
+ */
+function sweepPacks(database: SQLite.Database, dir: string): void {
+  const ids = packedAccounts(dir);
+  if (ids.length === 0) return;
+  try {
+    const exists = database.prepare('select 1 from mail_accounts where id = ?').pluck();
+    removeAccountPacks(
+      dir,
+      ids.filter((id) => exists.get(id) === undefined),
+    );
+  } catch {
+    // Not migrated yet (no accounts table): nothing can refer to a pack.
+  }
+}
+
 export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: number } = {}): Store {
   const description = describeStore(config as Config);
   if (config.store.kind === 'sqlite') {
@@ -91,6 +110,10 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     else autoCheckpoints();
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     const file = config.store.path === ':memory:' ? undefined : resolve(config.store.path);
+    if (file) {
+      registerPackDir(db, packDirOf(file));
+      sweepPacks(database, packDirOf(file));
+    }
     return {
       db,
       redoable: db,

@@ -102,6 +102,8 @@ export interface MessagesTable {
   meta_enc: Buffer;
   body_enc: Buffer | null;
   raw_enc: Buffer | null;
+  /** Where the sealed raw source is instead of raw_enc: a pack file range (src/store/blob-packs.ts), SQLite only. */
+  raw_ref: string | null;
   parse_error: string | null;
   has_skipped_attachments: number;
   deleted_at: number | null;

@@ -3,9 +3,11 @@
 // (~40 µs a message, most of it copying them into the WAL). The thread that seals a batch writes it,
 // server locations and messages in one transaction, so the sealed bytes never travel back either.
 // The same statements as sync-store.ts and fetch-step.ts issue through Kysely on the other path, bound
-// by name from the same row objects (ServerMessageRow, messageRow).
+// by name from the same row objects (ServerMessageRow, messageRow), except that the sealed raw sources
+// go to pack files (src/store/blob-packs.ts), synced before the rows that name them are committed.
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { packDirOf, PackWriter } from '../store/blob-packs.js';
 import { messageRow, type MessageBase, type SealedMessage } from './seal-message.js';
 import type { ServerMessageRow } from './sync-store.js';
 
@@ -22,7 +24,10 @@ interface Connection {
   ino: number;
   insertLocation: Database.Statement;
   insertMessage: Database.Statement;
-  write: Database.Transaction<(server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => WrittenRows>;
+  packs: PackWriter;
+  write: Database.Transaction<
+    (server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], rawRefs: string[], now: number) => WrittenRows
+  >;
 }
 
 /** How many of a batch's rows were inserted (the others were there already: a conflict). */
@@ -43,6 +48,7 @@ function connect(t: ThreadStoreTarget): Connection {
   if (open) {
     connections.delete(t.path);
     try {
+      open.packs.close();
       open.db.close();
     } catch {
       // As in closeAll.
@@ -59,18 +65,21 @@ function connect(t: ThreadStoreTarget): Connection {
   );
   const insertMessage = db.prepare(
     `insert into messages (user_id, account_id, stable_id, folder_id, uid, flags, sent_at, size, meta_enc, body_enc,
-       raw_enc, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
+       raw_enc, raw_ref, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
      values (@user_id, @account_id, @stable_id, @folder_id, @uid, @flags, @sent_at, @size, @meta_enc, @body_enc,
-       @raw_enc, @parse_error, @has_skipped_attachments, @deleted_at, @created_at, @updated_at)
+       null, @raw_ref, @parse_error, @has_skipped_attachments, @deleted_at, @created_at, @updated_at)
      on conflict (account_id, stable_id) do nothing`,
   );
-  const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], now: number) => {
+  const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], rawRefs: string[], now: number) => {
     const n = { locations: 0, messages: 0 };
     for (const r of server) n.locations += insertLocation.run(r).changes;
-    for (const [b, s] of messages) n.messages += insertMessage.run(messageRow(b, s, now)).changes;
+    messages.forEach(([b, s], i) => {
+      const { raw_enc: _inPack, ...row } = messageRow(b, s, now);
+      n.messages += insertMessage.run({ ...row, raw_ref: rawRefs[i] }).changes;
+    });
     return n;
   });
-  const c = { db, ino, insertLocation, insertMessage, write };
+  const c = { db, ino, insertLocation, insertMessage, packs: new PackWriter(packDirOf(t.path)), write };
   connections.set(t.path, c);
   return c;
 }
@@ -79,6 +88,7 @@ function closeAll(): void {
   idleTimer = null;
   for (const c of connections.values()) {
     try {
+      c.packs.close();
       c.db.close();
     } catch {
       // Its file may be gone (a store deleted after its close); nothing is left to write.
@@ -87,11 +97,30 @@ function closeAll(): void {
   connections.clear();
 }
 
-/** Writes the batch's new server locations, then its messages, in one transaction; says how many were new. */
+/**
+ * Appends the batch's sealed raw sources to the account's pack (synced), then writes its new server
+ * locations and its messages in one transaction; says how many rows were new.
+ */
 export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[], messages: [MessageBase, SealedMessage][]): WrittenRows {
   if (idleTimer) clearTimeout(idleTimer);
   try {
-    return connect(t).write(server, messages, Date.now());
+    const c = connect(t);
+    const rawRefs: string[] = new Array<string>(messages.length);
+    // A sync's batches hold one account's messages; grouped all the same, as each account has its own packs.
+    const byAccount = new Map<number, number[]>();
+    messages.forEach(([b], i) => {
+      const at = byAccount.get(b.account_id);
+      if (at) at.push(i);
+      else byAccount.set(b.account_id, [i]);
+    });
+    for (const [accountId, at] of byAccount) {
+      const refs = c.packs.append(
+        accountId,
+        at.map((i) => messages[i][1].rawEnc),
+      );
+      at.forEach((i, k) => (rawRefs[i] = refs[k]));
+    }
+    return c.write(server, messages, rawRefs, Date.now());
   } finally {
     idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
     idleTimer.unref();

@@ -1,5 +1,6 @@
 // Users table access. Business rules (first user is admin, lockout, keys) live in user-service.ts.
 import type { Kysely } from 'kysely';
+import { dropAccountPacks } from '../store/blob-packs.js';
 import type { Database, NewUser, User } from '../store/schema.js';
 
 export type Db = Kysely<Database>;
@@ -59,9 +60,19 @@ export async function listUsers(db: Db): Promise<UserSummary[]> {
   }));
 }
 
+/** The ids of a user's mail accounts. */
+export async function accountIdsOf(db: Db, userId: number): Promise<number[]> {
+  const rows = await db.selectFrom('mail_accounts').select('id').where('user_id', '=', userId).execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/** Deletes the user and, through the schema's cascades, everything of theirs; then their accounts' packs. */
 export async function deleteUserRow(db: Db, id: number): Promise<boolean> {
+  const accounts = await accountIdsOf(db, id);
   const res = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  const deleted = Number(res.numDeletedRows) > 0;
+  if (deleted) dropAccountPacks(db, accounts);
+  return deleted;
 }
 
 /** Instance settings (app_settings table). */

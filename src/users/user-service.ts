@@ -2,7 +2,18 @@
 import { createKeySlot, newKeyId, rewrapKeySlot, unlockKeySlot } from '../crypto/keys.js';
 import { deriveKek, hashPassword, newSalt, verifyPassword, type Argon2Params } from '../crypto/password.js';
 import type { Config } from '../config/config.js';
-import { countUsers, findUserById, findUserByName, getSetting, insertUser, setSetting, type Db } from './user-repo.js';
+import {
+  accountIdsOf,
+  countUsers,
+  deleteUserRow,
+  findUserById,
+  findUserByName,
+  getSetting,
+  insertUser,
+  setSetting,
+  type Db,
+} from './user-repo.js';
+import { dropAccountPacks } from '../store/blob-packs.js';
 
 export interface AuthUser {
   id: number;
@@ -201,7 +212,7 @@ export async function adminResetPassword(db: Db, argon2: Argon2Params, userId: n
   const [hash, { dek, slot }] = await Promise.all([hashPassword(newPassword, argon2), createKeySlot(newPassword, argon2)]);
   dek.fill(0);
   const now = Date.now();
-  return db.transaction().execute(async (tx) => {
+  const outcome = await db.transaction().execute(async (tx) => {
     await tx
       .updateTable('users')
       .set({
@@ -242,9 +253,11 @@ export async function adminResetPassword(db: Db, argon2: Argon2Params, userId: n
         `the credentials of ${n} mail account(s) must be re-entered, and ${m} stored message(s) that could only be read with the old key were removed (the next sync fetches them again).`,
     };
   });
+  // Their sealed raw sources outside the database too: readable only with the old key.
+  dropAccountPacks(db, await accountIdsOf(db, userId));
+  return outcome;
 }
 
 export async function deleteUser(db: Db, userId: number): Promise<boolean> {
-  const res = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  return deleteUserRow(db, userId);
 }

@@ -5,6 +5,7 @@ import { syncUniqueStableId } from './0010-sync-unique-stable-id.js';
 import { syncAccountState } from './0011-sync-account-state.js';
 import { workerTaskTypes } from './0030-worker-task-types.js';
 import { messageListIndexes } from './0040-message-list-indexes.js';
+import { messageRawRef } from './0050-message-raw-ref.js';
 import type { Migration } from './types.js';
 
 export const migrations: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   syncAccountState,
   workerTaskTypes,
   messageListIndexes,
+  messageRawRef,
 ];

@@ -2,7 +2,11 @@
 // also writes each batch with its own connection (thread-store.ts), on PostgreSQL the reading thread does.
 // Duplicates of one Message-ID spread over batches claim ordinals the store cannot show yet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, listMessages } from '../../../src/messages/message-repo.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deleteAccount } from '../../../src/accounts/account-repo.js';
+import { getMessage, getRawMessage, listMessages } from '../../../src/messages/message-repo.js';
+import { packDirOf } from '../../../src/store/blob-packs.js';
 import { syncAccount } from '../../../src/sync/engine.js';
 import type { SyncProgress } from '../../../src/sync/engine-types.js';
 import { SyncError } from '../../../src/sync/errors.js';
@@ -18,7 +22,7 @@ let proxy: FaultProxy;
 let users: UserPool;
 beforeAll(async () => {
   d = await startDovecot();
-  users = new UserPool(d, 8);
+  users = new UserPool(d, 12);
   proxy = await startFaultProxy({ host: d.host, port: d.port });
 });
 afterAll(async () => {
@@ -39,6 +43,16 @@ function fill(user: string): void {
       body: copy ? 'identical\r\n' : `${'x'.repeat(i % 700)} ${i}\r\n`,
     });
     d.writeMessage(user, i % 3 === 0 ? 'Archive' : 'INBOX', msg);
+  }
+}
+
+/** The message with this subject, paging through the account's list. */
+async function findBySubject(ts: TestStore, acc: TestAccount, subject: string): Promise<{ id: number }> {
+  for (let page = 1; ; page++) {
+    const list = await listMessages(ts.store.db, acc.dek, acc.userId, { accountId: acc.account.id, pageSize: 100, page });
+    const hit = list.rows.find((r) => r.subject === subject);
+    if (hit) return hit;
+    if (list.rows.length === 0) throw new Error(`no message "${subject}"`);
   }
 }
 
@@ -89,6 +103,31 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     expect([detail?.subject, detail?.text?.trim()]).toEqual(['the same', 'identical']);
     expect((await listMessages(ts.store.db, acc.dek, acc.userId, { accountId: acc.account.id })).total).toBe(COUNT);
     expect((await syncAccount(acc.input())).fetched).toBe(0);
+  });
+
+  it('keeps what it writes in bulk in the account pack files on SQLite (ciphertext only, each source as on the server), in the rows on PostgreSQL; deleting the account removes the packs', async () => {
+    const { user, pw } = users.take();
+    fill(user);
+    const acc = await createTestAccount(ts.store, { host: d.host, port: d.port }, { username: user, password: pw });
+    expect((await syncAccount(acc.input())).fetched).toBe(COUNT);
+    const rows = await ts.store.db.selectFrom('messages').select(['raw_ref', 'raw_enc']).where('account_id', '=', acc.account.id).execute();
+    const file = ts.store.sqliteFile?.path;
+    const packs = file ? join(packDirOf(file), `a${acc.account.id}`) : null;
+    if (packs) {
+      expect(rows.filter((r) => r.raw_ref !== null && r.raw_enc === null)).toHaveLength(COUNT);
+      const bytes = Buffer.concat(readdirSync(packs).map((f) => readFileSync(join(packs, f))));
+      const total = rows.reduce((n, r) => n + Number(r.raw_ref!.split(':')[2]), 0);
+      expect(bytes.length).toBe(total);
+      // Sealed: neither a subject nor a body line of any message is in the pack files.
+      for (const clear of ['bulk 7', 'same-everywhere', 'identical', 'Subject:']) expect(bytes.includes(clear)).toBe(false);
+    } else expect(rows.filter((r) => r.raw_ref !== null || r.raw_enc === null)).toHaveLength(0);
+    // Every raw source reads back exactly as written to the server.
+    const seven = await findBySubject(ts, acc, 'bulk 7');
+    const expected = rawMessage({ id: 'bulk-7', subject: 'bulk 7', body: `${'x'.repeat(7)} 7\r\n` });
+    expect((await getRawMessage(ts.store.db, acc.dek, acc.userId, seven.id))?.toString()).toBe(expected);
+    if (packs) expect(existsSync(packs)).toBe(true);
+    expect(await deleteAccount(ts.store.db, acc.userId, acc.account.id)).toBe(true);
+    if (packs) expect(existsSync(packs)).toBe(false);
   });
 
   /** A bulk first sync whose parse pool is closed at the first progress report `when` accepts; returns its error. */

@@ -1,0 +1,93 @@
+// Pack files beside a SQLite store (src/store/blob-packs.ts): what a row names reads back byte for byte;
+// a missing or cut pack is a clear error; an account's packs go with the account, with its user, and
+// with its messages when an admin reset drops them; a store opened again sweeps the packs of accounts
+// that no longer exist. PostgreSQL keeps no packs: the same calls leave it alone.
+import { existsSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deleteAccount } from '../../../src/accounts/account-repo.js';
+import { dropAccountPacks, packDirFor, packDirOf, PackWriter, readPacked } from '../../../src/store/blob-packs.js';
+import { openStore } from '../../../src/store/db.js';
+import { adminResetPassword, deleteUser } from '../../../src/users/user-service.js';
+import { createTestAccount } from '../../fixtures/sync-account.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+
+const stores: TestStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.cleanup();
+});
+
+async function sqliteStore(): Promise<{ ts: TestStore; dir: string }> {
+  const ts = await createTestStore('sqlite');
+  stores.push(ts);
+  return { ts, dir: packDirOf(ts.store.sqliteFile!.path) };
+}
+
+const account = (ts: TestStore) => createTestAccount(ts.store, { host: '127.0.0.1', port: 1 }, { username: 'u', password: 'p' });
+
+describe('pack files on SQLite', () => {
+  it('each reference reads back its own bytes, across batches and accounts', async () => {
+    const { ts, dir } = await sqliteStore();
+    expect(packDirFor(ts.store.db)).toBe(dir);
+    const [a, b] = [await account(ts), await account(ts)];
+    const w = new PackWriter(dir);
+    const blobs = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(300_000, 7), Buffer.from('last')];
+    const refs = [...w.append(a.account.id, blobs.slice(0, 2)), ...w.append(a.account.id, blobs.slice(2))];
+    const other = w.append(b.account.id, [Buffer.from('elsewhere')]);
+    w.close();
+    for (const [i, ref] of refs.entries()) expect(await readPacked(dir, a.account.id, ref)).toEqual(blobs[i]);
+    expect((await readPacked(dir, b.account.id, other[0])).toString()).toBe('elsewhere');
+    // A reference names a file of its own account only.
+    await expect(readPacked(dir, b.account.id, refs[0])).rejects.toThrow(/is missing/);
+  });
+
+  it('a malformed reference, a missing pack and a cut pack are errors that say so', async () => {
+    const { ts, dir } = await sqliteStore();
+    const a = await account(ts);
+    const w = new PackWriter(dir);
+    const [ref] = w.append(a.account.id, [Buffer.alloc(1000, 1)]);
+    w.close();
+    await expect(readPacked(dir, a.account.id, '../../etc/passwd:0:10')).rejects.toThrow(/malformed reference/);
+    await expect(readPacked(dir, a.account.id, 'nothere.pack:0:10')).rejects.toThrow(/does not exist/);
+    truncateSync(join(dir, `a${a.account.id}`, ref.split(':')[0]), 500);
+    await expect(readPacked(dir, a.account.id, ref)).rejects.toThrow(/cut short/);
+  });
+
+  it("an account's packs go with the account, with its user, and with its messages on an admin reset", async () => {
+    const { ts, dir } = await sqliteStore();
+    const [a, b, c] = [await account(ts), await account(ts), await account(ts)];
+    const w = new PackWriter(dir);
+    for (const x of [a, b, c]) w.append(x.account.id, [Buffer.from('sealed')]);
+    w.close();
+    const packs = (x: typeof a) => existsSync(join(dir, `a${x.account.id}`));
+    expect(await deleteAccount(ts.store.db, a.userId, a.account.id)).toBe(true);
+    expect([packs(a), packs(b), packs(c)]).toEqual([false, true, true]);
+    await adminResetPassword(ts.store.db, ts.config.auth.argon2, b.userId, 'a new long password 1');
+    expect([packs(b), packs(c)]).toEqual([false, true]);
+    expect(await deleteUser(ts.store.db, c.userId)).toBe(true);
+    expect(packs(c)).toBe(false);
+  });
+
+  it('a store opened again sweeps the packs of accounts that no longer exist, and keeps the others', async () => {
+    const { ts, dir } = await sqliteStore();
+    const a = await account(ts);
+    const w = new PackWriter(dir);
+    w.append(a.account.id, [Buffer.from('kept')]);
+    w.close();
+    // Left by a process that stopped between an account's deletion and its packs' removal.
+    mkdirSync(join(dir, 'a999999'));
+    writeFileSync(join(dir, 'a999999', 'x.pack'), 'orphan');
+    const again = openStore(ts.config);
+    await again.close();
+    expect([existsSync(join(dir, `a${a.account.id}`)), existsSync(join(dir, 'a999999'))]).toEqual([true, false]);
+  });
+});
+
+describe.runIf((await storeKinds()).includes('postgres'))('no pack files on PostgreSQL', () => {
+  it('has no pack directory; dropping packs does nothing', async () => {
+    const ts = await createTestStore('postgres');
+    stores.push(ts);
+    expect(packDirFor(ts.store.db)).toBeNull();
+    expect(() => dropAccountPacks(ts.store.db, [1, 2])).not.toThrow();
+  });
+});
