@@ -8,7 +8,7 @@
 // bytes a crash could lose. Bytes no committed row names (a batch whose transaction failed) stay behind
 // unread; a deleted account's directory goes with it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writevSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -35,20 +35,26 @@ function syncDir(path: string): void {
 }
 
 interface OpenPack {
-  fd: number;
+  /** null while suspended (see close). */
+  fd: number | null;
   name: string;
   size: number;
 }
 
-/** Appends batches of blobs for one database, one pack file per account at a time; one thread owns it. */
+/**
+ * Appends batches of blobs for one database, one pack file per account at a time; one thread owns it.
+ * close() only suspends it: the next batch appends to the same files (a sync's batches may come
+ * seconds apart from a slow server, and each one must not start a file of its own).
+ */
 export class PackWriter {
-  private readonly open = new Map<number, OpenPack>();
+  private readonly packs = new Map<number, OpenPack>();
 
   constructor(private readonly dir: string) {}
 
   /** Appends the blobs to the account's pack and syncs them to disk; returns each one's raw_ref. */
   append(accountId: number, blobs: Buffer[]): string[] {
     const pack = this.packFor(accountId);
+    const fd = pack.fd!;
     const refs = [];
     let at = pack.size;
     for (const b of blobs) {
@@ -56,12 +62,12 @@ export class PackWriter {
       at += b.length;
     }
     try {
-      writeAll(pack.fd, blobs);
-      fdatasyncSync(pack.fd);
+      writeAll(fd, blobs, pack.size);
+      fdatasyncSync(fd);
     } catch (err) {
-      // Some bytes may be in the file now: later offsets would be wrong in it, so the next batch starts another.
-      this.open.delete(accountId);
-      closeSync(pack.fd);
+      // Some bytes may be in the file now: its size is no longer known here, so the next batch starts another.
+      this.packs.delete(accountId);
+      closeSync(fd);
       throw err;
     }
     pack.size = at;
@@ -69,12 +75,10 @@ export class PackWriter {
   }
 
   private packFor(accountId: number): OpenPack {
-    const current = this.open.get(accountId);
-    if (current && current.size < PACK_MAX_BYTES) return current;
-    if (current) {
-      closeSync(current.fd);
-      this.open.delete(accountId);
-    }
+    const current = this.packs.get(accountId);
+    if (current && current.size < PACK_MAX_BYTES && (current.fd !== null || this.reopen(accountId, current))) return current;
+    if (current?.fd != null) closeSync(current.fd);
+    this.packs.delete(accountId);
     const root = !existsSync(this.dir);
     const dir = accountDir(this.dir, accountId);
     const created = !existsSync(dir);
@@ -86,23 +90,42 @@ export class PackWriter {
     if (created) syncDir(this.dir);
     if (root) syncDir(join(this.dir, '..'));
     const pack = { fd, name, size: 0 };
-    this.open.set(accountId, pack);
+    this.packs.set(accountId, pack);
     return pack;
   }
 
+  /** Opens a suspended pack again, if it is still there as this writer left it (its account may be gone). */
+  private reopen(accountId: number, pack: OpenPack): boolean {
+    try {
+      const fd = openSync(join(accountDir(this.dir, accountId), pack.name), 'r+');
+      if (fstatSync(fd).size === pack.size) {
+        pack.fd = fd;
+        return true;
+      }
+      closeSync(fd);
+    } catch {
+      // Removed with its account: a new one.
+    }
+    return false;
+  }
+
+  /** Closes the files; a later append opens them again. */
   close(): void {
-    for (const p of this.open.values()) closeSync(p.fd);
-    this.open.clear();
+    for (const p of this.packs.values()) {
+      if (p.fd !== null) closeSync(p.fd);
+      p.fd = null;
+    }
   }
 }
 
-/** writev until every byte is written (a regular file may take fewer in one call). */
-function writeAll(fd: number, blobs: Buffer[]): void {
+/** Writes every byte at `position` on (a regular file may take fewer in one call). */
+function writeAll(fd: number, blobs: Buffer[], position: number): void {
   const rest = blobs.filter((b) => b.length > 0);
   let i = 0;
   while (i < rest.length) {
     // At most IOV_MAX (1024 on Linux) buffers per call.
-    let n = writevSync(fd, rest.slice(i, i + 1024));
+    let n = writevSync(fd, rest.slice(i, i + 1024), position);
+    position += n;
     while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
     if (n > 0) rest[i] = rest[i].subarray(n);
   }

@@ -37,6 +37,8 @@ export interface WrittenRows {
 }
 
 const connections = new Map<string, Connection>();
+/** Pack writers by database file (path and inode): they outlive the connections, so batches keep appending to the same packs. */
+const packWriters = new Map<string, PackWriter>();
 let idleTimer: NodeJS.Timeout | null = null;
 /** Connections close when the thread has had nothing to write for this long, so no file stays open behind a store's close(). */
 const IDLE_CLOSE_MS = 200;
@@ -79,7 +81,11 @@ function connect(t: ThreadStoreTarget): Connection {
     });
     return n;
   });
-  const c = { db, ino, insertLocation, insertMessage, packs: new PackWriter(packDirOf(t.path)), write };
+  const key = `${t.path}:${ino}`;
+  for (const k of packWriters.keys()) if (k.startsWith(`${t.path}:`) && k !== key) packWriters.delete(k); // a store created anew
+  const packs = packWriters.get(key) ?? new PackWriter(packDirOf(t.path));
+  packWriters.set(key, packs);
+  const c = { db, ino, insertLocation, insertMessage, packs, write };
   connections.set(t.path, c);
   return c;
 }

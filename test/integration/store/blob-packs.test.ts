@@ -2,7 +2,7 @@
 // a missing or cut pack is a clear error; an account's packs go with the account, with its user, and
 // with its messages when an admin reset drops them; a store opened again sweeps the packs of accounts
 // that no longer exist. PostgreSQL keeps no packs: the same calls leave it alone.
-import { existsSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deleteAccount } from '../../../src/accounts/account-repo.js';
@@ -39,6 +39,26 @@ describe('pack files on SQLite', () => {
     expect((await readPacked(dir, b.account.id, other[0])).toString()).toBe('elsewhere');
     // A reference names a file of its own account only.
     await expect(readPacked(dir, b.account.id, refs[0])).rejects.toThrow(/is missing/);
+  });
+
+  it('a closed writer appends to the same pack again, unless the pack is gone or changed', async () => {
+    const { ts, dir } = await sqliteStore();
+    const a = await account(ts);
+    const w = new PackWriter(dir);
+    const [first] = w.append(a.account.id, [Buffer.from('one')]);
+    w.close();
+    const [second] = w.append(a.account.id, [Buffer.from('two')]);
+    expect(second.split(':').slice(0, 2)).toEqual([first.split(':')[0], '3']);
+    w.close();
+    const file = join(dir, `a${a.account.id}`, first.split(':')[0]);
+    writeFileSync(file, 'changed behind its back');
+    const [third] = w.append(a.account.id, [Buffer.from('three')]);
+    expect(third.split(':')[0]).not.toBe(first.split(':')[0]);
+    rmSync(join(dir, `a${a.account.id}`), { recursive: true });
+    w.close();
+    const [fourth] = w.append(a.account.id, [Buffer.from('four')]);
+    w.close();
+    expect((await readPacked(dir, a.account.id, fourth)).toString()).toBe('four');
   });
 
   it('a malformed reference, a missing pack and a cut pack are errors that say so', async () => {
