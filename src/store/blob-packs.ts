@@ -1,16 +1,30 @@
-// Sealed raw sources of bulk writes on SQLite, kept in append-only pack files beside the database
-// (`<db>-blobs/a<account id>/*.pack`) instead of in the message rows. In a row a blob is copied into
-// 16 KB pages, written to SQLite's WAL, then read back and written into the database file by the
-// checkpoint; here it is written once: a 10,000-message first sync (287 MB) writes 420 MB instead of
-// 735 MB, with 0.7 core-seconds less CPU (bench/sync-ab.ts). A row names its bytes by `raw_ref` =
-// `<file>:<offset>:<length>`; each file has one writer (one thread's connection, thread-store.ts),
-// which syncs the bytes before committing the rows that name them, so a committed row never points at
-// bytes a crash could lose. Bytes no committed row names (a batch whose transaction failed) stay behind
-// unread; a deleted account's directory goes with it.
+// Sealed raw sources of the messages a sync stores on SQLite, kept in append-only pack files beside
+// the database (`<db>-blobs/a<account id>/*.pack`) instead of in the message rows. In a row a blob is
+// copied into 16 KB pages, written to SQLite's WAL, then read back and written into the database file
+// by the checkpoint; here it is written once: a 10,000-message first sync (287 MB) writes 420 MB
+// instead of 735 MB, with 0.7 core-seconds less CPU (bench/sync-ab.ts). A row names its bytes by
+// `raw_ref` = `<file>:<offset>:<length>`. Each file has one writer (a parse thread's, thread-store.ts,
+// or the main thread's, fetch-step.ts), which syncs the bytes before committing the rows that name
+// them, so a committed row never points at bytes a crash could lose. Bytes no committed row names (a
+// batch whose transaction failed) stay behind unread; a deleted account's directory goes with it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writev,
+  writevSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
 
 /** A pack is closed for appending at this size; the next write starts another. */
@@ -50,6 +64,33 @@ export class PackWriter {
   private readonly packs = new Map<number, OpenPack>();
 
   constructor(private readonly dir: string) {}
+
+  /**
+   * As append, with the writing and syncing on libuv's threads, so the event loop goes on meanwhile.
+   * The range is taken at once: appends to one pack may overlap.
+   */
+  async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
+    const pack = this.packFor(accountId);
+    const fd = pack.fd!;
+    const start = pack.size;
+    const refs = [];
+    for (const b of blobs) {
+      refs.push(`${pack.name}:${pack.size}:${b.length}`);
+      pack.size += b.length;
+    }
+    try {
+      await writeAllAsync(fd, blobs, start);
+      await fdatasyncAsync(fd);
+    } catch (err) {
+      // As in append; an append still running on this file fails as well (its batch is fetched again).
+      if (this.packs.get(accountId) === pack) {
+        this.packs.delete(accountId);
+        closeSync(fd);
+      }
+      throw err;
+    }
+    return refs;
+  }
 
   /** Appends the blobs to the account's pack and syncs them to disk; returns each one's raw_ref. */
   append(accountId: number, blobs: Buffer[]): string[] {
@@ -131,6 +172,20 @@ function writeAll(fd: number, blobs: Buffer[], position: number): void {
   }
 }
 
+const writevAsync = promisify(writev);
+const fdatasyncAsync = promisify(fdatasync);
+
+async function writeAllAsync(fd: number, blobs: Buffer[], position: number): Promise<void> {
+  const rest = blobs.filter((b) => b.length > 0);
+  let i = 0;
+  while (i < rest.length) {
+    let n = (await writevAsync(fd, rest.slice(i, i + 1024), position)).bytesWritten;
+    position += n;
+    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
+    if (n > 0) rest[i] = rest[i].subarray(n);
+  }
+}
+
 /** Reads the blob a raw_ref names. Throws when the pack or the range is missing (a store copied without its packs). */
 export async function readPacked(dir: string, accountId: number, ref: string): Promise<Buffer> {
   const m = REF.exec(ref);
@@ -168,10 +223,25 @@ export function packedAccounts(dir: string): number[] {
 }
 
 const registered = new WeakMap<object, string>();
+const writers = new WeakMap<object, PackWriter>();
 
 /** Records where the packs of the database behind `db` (a Kysely instance) live, for the code that reads or drops them. */
 export function registerPackDir(db: object, dir: string): void {
   registered.set(db, dir);
+}
+
+/** The pack writer of this thread for the database behind `db`, or null where it keeps no packs. */
+export function packWriterFor(db: object): PackWriter | null {
+  const dir = registered.get(db);
+  if (!dir) return null;
+  let w = writers.get(db);
+  if (!w) writers.set(db, (w = new PackWriter(dir)));
+  return w;
+}
+
+/** Closes the files of `db`'s pack writer (when its store closes). */
+export function closePackWriter(db: object): void {
+  writers.get(db)?.close();
 }
 
 /** The pack directory of the database behind `db`, or null where blobs are only ever in rows (PostgreSQL, memory). */

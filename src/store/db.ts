@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
-import { packDirOf, packedAccounts, registerPackDir, removeAccountPacks } from './blob-packs.js';
+import { closePackWriter, packDirOf, packedAccounts, registerPackDir, removeAccountPacks } from './blob-packs.js';
 import { StartupError } from '../config/startup-error.js';
 
 export interface Store {
@@ -124,6 +124,7 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
         : undefined,
       close: async () => {
         await checkpointer?.close();
+        closePackWriter(db);
         await db.destroy();
       },
     };

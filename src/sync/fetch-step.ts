@@ -4,6 +4,7 @@
 import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
+import { packWriterFor } from '../store/blob-packs.js';
 import { chunks, uidSet } from './plan.js';
 import { messageRow, SEAL_PARSE, sealMessage, type MessageBase, type SealedMessage } from './seal-message.js';
 import type { PendingMessage, ServerMessageRow } from './sync-store.js';
@@ -269,11 +270,21 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
   if (batch.length === 0) return;
   const now = Date.now();
   const sealed = await sealing;
+  // On SQLite the raw sources go to the account's pack (src/store/blob-packs.ts), synced before the
+  // rows naming them are inserted; written off the event loop, so IMAP reading goes on meanwhile.
+  const packs = packWriterFor(run.store.db);
+  const rawRefs = packs
+    ? await packs.appendAsync(
+        run.account.id,
+        sealed.map((s) => s.rawEnc),
+      )
+    : null;
   const rows = batch.map(({ p }, i) => {
     const s = sealed[i];
     if (s.parseError) run.stats.parseProblems++;
     run.stats.bytesFetched += s.size;
-    return messageRow(messageBase(run, p), s, now);
+    const row = messageRow(messageBase(run, p), s, now);
+    return rawRefs ? { ...row, raw_enc: null, raw_ref: rawRefs[i] } : row;
   });
   // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
   // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
@@ -281,8 +292,8 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
   let inserted = 0;
   for (let i = 0; i < rows.length;) {
     let j = i;
-    for (let bytes = 0; j < rows.length && (j === i || bytes + (rows[j].raw_enc as Buffer).length <= STATEMENT_BYTES); j++)
-      bytes += (rows[j].raw_enc as Buffer).length;
+    const size = (k: number) => (rows[k].raw_enc as Buffer | null)?.length ?? 0;
+    for (let bytes = 0; j < rows.length && (j === i || bytes + size(j) <= STATEMENT_BYTES); j++) bytes += size(j);
     const [r] = await run.store.redoable
       .insertInto('messages')
       .values(rows.slice(i, j))

@@ -150,14 +150,18 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     // The message's bytes are stored once (sealed raw source), not again as a decoded attachment.
     const stored = await ts.store.db
       .selectFrom('messages')
-      .select(['raw_enc', 'meta_enc', 'body_enc'])
+      .select(['raw_enc', 'raw_ref', 'meta_enc', 'body_enc'])
       .where('id', '=', row.id)
       .executeTakeFirstOrThrow();
     const attRows = await ts.store.db.selectFrom('attachments').select('content_enc').execute();
+    // On SQLite the sealed source is in a pack file: raw_ref ends with its length.
+    const packed = stored.raw_ref ? Number(stored.raw_ref.split(':')[2]) : 0;
+    expect(packed > 0).toBe(kind === 'sqlite');
     const bytes = [stored.raw_enc, stored.meta_enc, stored.body_enc, ...attRows.map((a) => a.content_enc)].reduce(
       (n, b) => n + (b?.length ?? 0),
-      0,
+      packed,
     );
+    expect(bytes).toBeGreaterThan(Buffer.byteLength(mime('big1')));
     expect(bytes).toBeLessThan(Buffer.byteLength(mime('big1')) + 4096);
 
     d.writeMessage(user, 'INBOX', mime('big2'));
