@@ -117,7 +117,9 @@ export class PackWriter {
 
   private packFor(accountId: number): OpenPack {
     const current = this.packs.get(accountId);
-    if (current && current.size < PACK_MAX_BYTES && (current.fd !== null || this.reopen(accountId, current))) return current;
+    // An open pack removed meanwhile (its account's mail dropped by an admin reset) would take bytes no file keeps.
+    const usable = (p: OpenPack) => (p.fd !== null ? fstatSync(p.fd).nlink > 0 : this.reopen(accountId, p));
+    if (current && current.size < PACK_MAX_BYTES && usable(current)) return current;
     if (current?.fd != null) closeSync(current.fd);
     this.packs.delete(accountId);
     const root = !existsSync(this.dir);
