@@ -53,6 +53,9 @@ interface OpenPack {
   fd: number | null;
   name: string;
   size: number;
+  /** Appends still writing to it: its file is closed only after the last one (a closed fd's number is soon reused). */
+  writing: number;
+  discarded?: boolean;
 }
 
 /**
@@ -65,54 +68,68 @@ export class PackWriter {
 
   constructor(private readonly dir: string) {}
 
-  /**
-   * As append, with the writing and syncing on libuv's threads, so the event loop goes on meanwhile.
-   * The range is taken at once: appends to one pack may overlap.
-   */
-  async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
-    const pack = this.packFor(accountId);
-    const fd = pack.fd!;
-    const start = pack.size;
-    const refs = [];
-    for (const b of blobs) {
-      refs.push(`${pack.name}:${pack.size}:${b.length}`);
-      pack.size += b.length;
-    }
-    try {
-      await writeAllAsync(fd, blobs, start);
-      await fdatasyncAsync(fd);
-    } catch (err) {
-      // As in append; an append still running on this file fails as well (its batch is fetched again).
-      if (this.packs.get(accountId) === pack) {
-        this.packs.delete(accountId);
-        closeSync(fd);
-      }
-      throw err;
-    }
-    return refs;
-  }
-
   /** Appends the blobs to the account's pack and syncs them to disk; returns each one's raw_ref. */
   append(accountId: number, blobs: Buffer[]): string[] {
-    const pack = this.packFor(accountId);
-    const fd = pack.fd!;
-    const refs = [];
-    let at = pack.size;
-    for (const b of blobs) {
-      refs.push(`${pack.name}:${at}:${b.length}`);
-      at += b.length;
-    }
+    const r = this.reserve(accountId, blobs);
     try {
-      writeAll(fd, blobs, pack.size);
-      fdatasyncSync(fd);
+      writeAll(r.fd, blobs, r.start);
+      fdatasyncSync(r.fd);
     } catch (err) {
-      // Some bytes may be in the file now: its size is no longer known here, so the next batch starts another.
-      this.packs.delete(accountId);
-      closeSync(fd);
+      this.discard(accountId, r.pack);
       throw err;
+    } finally {
+      this.done(r.pack);
     }
-    pack.size = at;
-    return refs;
+    return r.refs;
+  }
+
+  /** As append, with the writing and syncing on libuv's threads, so the event loop goes on meanwhile. */
+  async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
+    const r = this.reserve(accountId, blobs);
+    try {
+      await writeAllAsync(r.fd, blobs, r.start);
+      await fdatasyncAsync(r.fd);
+    } catch (err) {
+      this.discard(accountId, r.pack);
+      throw err;
+    } finally {
+      this.done(r.pack);
+    }
+    return r.refs;
+  }
+
+  /** Takes the blobs' range of the account's pack at once, so that appends to one pack may overlap. */
+  private reserve(accountId: number, blobs: Buffer[]) {
+    const pack = this.packFor(accountId);
+    const start = pack.size;
+    const refs = blobs.map((b) => {
+      const ref = `${pack.name}:${pack.size}:${b.length}`;
+      pack.size += b.length;
+      return ref;
+    });
+    pack.writing++;
+    return { pack, fd: pack.fd!, start, refs };
+  }
+
+  /**
+   * After a failed write some bytes may be in the file, so its size is no longer known here: the next
+   * batch starts another file (an append still running on this one fails as well; its batch is fetched again).
+   */
+  private discard(accountId: number, pack: OpenPack): void {
+    if (this.packs.get(accountId) === pack) this.packs.delete(accountId);
+    pack.discarded = true;
+    this.closeIfIdle(pack);
+  }
+
+  private done(pack: OpenPack): void {
+    pack.writing--;
+    if (pack.discarded) this.closeIfIdle(pack);
+  }
+
+  private closeIfIdle(pack: OpenPack): void {
+    if (pack.writing > 0 || pack.fd === null) return;
+    closeSync(pack.fd);
+    pack.fd = null;
   }
 
   private packFor(accountId: number): OpenPack {
@@ -120,8 +137,7 @@ export class PackWriter {
     // An open pack removed meanwhile (its account's mail dropped by an admin reset) would take bytes no file keeps.
     const usable = (p: OpenPack) => (p.fd !== null ? fstatSync(p.fd).nlink > 0 : this.reopen(accountId, p));
     if (current && current.size < PACK_MAX_BYTES && usable(current)) return current;
-    if (current?.fd != null) closeSync(current.fd);
-    this.packs.delete(accountId);
+    if (current) this.discard(accountId, current);
     const root = !existsSync(this.dir);
     const dir = accountDir(this.dir, accountId);
     const created = !existsSync(dir);
@@ -132,7 +148,7 @@ export class PackWriter {
     syncDir(dir);
     if (created) syncDir(this.dir);
     if (root) syncDir(join(this.dir, '..'));
-    const pack = { fd, name, size: 0 };
+    const pack: OpenPack = { fd, name, size: 0, writing: 0 };
     this.packs.set(accountId, pack);
     return pack;
   }
@@ -154,9 +170,10 @@ export class PackWriter {
 
   /** Closes the files; a later append opens them again. */
   close(): void {
-    for (const p of this.packs.values()) {
-      if (p.fd !== null) closeSync(p.fd);
-      p.fd = null;
+    for (const [accountId, p] of this.packs) {
+      // One still being written to is closed by its last append; the next one starts another file.
+      if (p.writing > 0) this.discard(accountId, p);
+      else this.closeIfIdle(p);
     }
   }
 }
