@@ -71,14 +71,13 @@ export class PackWriter {
   /** Appends the blobs to the account's pack and syncs them to disk; returns each one's raw_ref. */
   append(accountId: number, blobs: Buffer[]): string[] {
     const r = this.reserve(accountId, blobs);
+    let ok = false;
     try {
-      writeAll(r.fd, blobs, r.start);
+      for (let left = blobs; left.length > 0;) left = unwritten(left, writevSync(r.fd, left.slice(0, IOV_MAX), r.at(left)));
       fdatasyncSync(r.fd);
-    } catch (err) {
-      this.discard(accountId, r.pack);
-      throw err;
+      ok = true;
     } finally {
-      this.done(r.pack);
+      this.release(accountId, r.pack, ok);
     }
     return r.refs;
   }
@@ -86,14 +85,14 @@ export class PackWriter {
   /** As append, with the writing and syncing on libuv's threads, so the event loop goes on meanwhile. */
   async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
     const r = this.reserve(accountId, blobs);
+    let ok = false;
     try {
-      await writeAllAsync(r.fd, blobs, r.start);
+      for (let left = blobs; left.length > 0;)
+        left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
       await fdatasyncAsync(r.fd);
-    } catch (err) {
-      this.discard(accountId, r.pack);
-      throw err;
+      ok = true;
     } finally {
-      this.done(r.pack);
+      this.release(accountId, r.pack, ok);
     }
     return r.refs;
   }
@@ -101,29 +100,33 @@ export class PackWriter {
   /** Takes the blobs' range of the account's pack at once, so that appends to one pack may overlap. */
   private reserve(accountId: number, blobs: Buffer[]) {
     const pack = this.packFor(accountId);
-    const start = pack.size;
     const refs = blobs.map((b) => {
       const ref = `${pack.name}:${pack.size}:${b.length}`;
       pack.size += b.length;
       return ref;
     });
     pack.writing++;
-    return { pack, fd: pack.fd!, start, refs };
+    const end = pack.size;
+    // Where the still unwritten buffers `left` (the tail of the batch) start in the file.
+    const at = (left: Buffer[]) => end - left.reduce((n, b) => n + b.length, 0);
+    return { pack, fd: pack.fd!, refs, at };
   }
 
   /**
-   * After a failed write some bytes may be in the file, so its size is no longer known here: the next
-   * batch starts another file (an append still running on this one fails as well; its batch is fetched again).
+   * Ends an append. After a failed one some bytes may be in the file, so its size is no longer known
+   * here: the next batch starts another file (an append still running on this one fails as well; its
+   * batch is fetched again).
    */
+  private release(accountId: number, pack: OpenPack, ok: boolean): void {
+    pack.writing--;
+    if (!ok) this.discard(accountId, pack);
+    else if (pack.discarded) this.closeIfIdle(pack);
+  }
+
   private discard(accountId: number, pack: OpenPack): void {
     if (this.packs.get(accountId) === pack) this.packs.delete(accountId);
     pack.discarded = true;
     this.closeIfIdle(pack);
-  }
-
-  private done(pack: OpenPack): void {
-    pack.writing--;
-    if (pack.discarded) this.closeIfIdle(pack);
   }
 
   private closeIfIdle(pack: OpenPack): void {
@@ -178,32 +181,18 @@ export class PackWriter {
   }
 }
 
-/** Writes every byte at `position` on (a regular file may take fewer in one call). */
-function writeAll(fd: number, blobs: Buffer[], position: number): void {
-  const rest = blobs.filter((b) => b.length > 0);
+/** Buffers per writev call: IOV_MAX on Linux. */
+const IOV_MAX = 1024;
+
+/** What is left of `blobs` once `n` bytes of them were written (a regular file may take fewer than asked). */
+function unwritten(blobs: Buffer[], n: number): Buffer[] {
   let i = 0;
-  while (i < rest.length) {
-    // At most IOV_MAX (1024 on Linux) buffers per call.
-    let n = writevSync(fd, rest.slice(i, i + 1024), position);
-    position += n;
-    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-    if (n > 0) rest[i] = rest[i].subarray(n);
-  }
+  while (i < blobs.length && n >= blobs[i].length) n -= blobs[i++].length;
+  return i < blobs.length ? [blobs[i].subarray(n), ...blobs.slice(i + 1)] : [];
 }
 
 const writevAsync = promisify(writev);
 const fdatasyncAsync = promisify(fdatasync);
-
-async function writeAllAsync(fd: number, blobs: Buffer[], position: number): Promise<void> {
-  const rest = blobs.filter((b) => b.length > 0);
-  let i = 0;
-  while (i < rest.length) {
-    let n = (await writevAsync(fd, rest.slice(i, i + 1024), position)).bytesWritten;
-    position += n;
-    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-    if (n > 0) rest[i] = rest[i].subarray(n);
-  }
-}
 
 /** Reads the blob a raw_ref names. Throws when the pack or the range is missing (a store copied without its packs). */
 export async function readPacked(dir: string, accountId: number, ref: string): Promise<Buffer> {

@@ -111,8 +111,9 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     const file = config.store.path === ':memory:' ? undefined : resolve(config.store.path);
     if (file) {
-      registerPackDir(db, packDirOf(file));
-      sweepPacks(database, packDirOf(file));
+      const packs = packDirOf(file);
+      registerPackDir(db, packs);
+      sweepPacks(database, packs);
     }
     return {
       db,

@@ -37,8 +37,8 @@ export interface WrittenRows {
 }
 
 const connections = new Map<string, Connection>();
-/** Pack writers by database file (path and inode): they outlive the connections, so batches keep appending to the same packs. */
-const packWriters = new Map<string, PackWriter>();
+/** Pack writers by database path, for the file (inode) they write for: they outlive the connections, so batches keep appending to the same packs. */
+const packWriters = new Map<string, { ino: number; writer: PackWriter }>();
 let idleTimer: NodeJS.Timeout | null = null;
 /** Connections close when the thread has had nothing to write for this long, so no file stays open behind a store's close(). */
 const IDLE_CLOSE_MS = 200;
@@ -81,11 +81,9 @@ function connect(t: ThreadStoreTarget): Connection {
     });
     return n;
   });
-  const key = `${t.path}:${ino}`;
-  for (const k of packWriters.keys()) if (k.startsWith(`${t.path}:`) && k !== key) packWriters.delete(k); // a store created anew
-  const packs = packWriters.get(key) ?? new PackWriter(packDirOf(t.path));
-  packWriters.set(key, packs);
-  const c = { db, ino, insertLocation, insertMessage, packs, write };
+  let w = packWriters.get(t.path);
+  if (w?.ino !== ino) packWriters.set(t.path, (w = { ino, writer: new PackWriter(packDirOf(t.path)) })); // a store created anew
+  const c = { db, ino, insertLocation, insertMessage, packs: w.writer, write };
   connections.set(t.path, c);
   return c;
 }
@@ -111,21 +109,16 @@ export function writeSealedBatch(t: ThreadStoreTarget, server: ServerMessageRow[
   if (idleTimer) clearTimeout(idleTimer);
   try {
     const c = connect(t);
-    const rawRefs: string[] = new Array<string>(messages.length);
-    // A sync's batches hold one account's messages; grouped all the same, as each account has its own packs.
-    const byAccount = new Map<number, number[]>();
-    messages.forEach(([b], i) => {
-      const at = byAccount.get(b.account_id);
-      if (at) at.push(i);
-      else byAccount.set(b.account_id, [i]);
-    });
-    for (const [accountId, at] of byAccount) {
-      const refs = c.packs.append(
-        accountId,
-        at.map((i) => messages[i][1].rawEnc),
-      );
-      at.forEach((i, k) => (rawRefs[i] = refs[k]));
-    }
+    // A batch is one sync's, so one account's: its sources go to that account's pack.
+    const accountId = messages[0]?.[0].account_id;
+    if (messages.some(([b]) => b.account_id !== accountId)) throw new Error('a batch mixes the messages of several accounts');
+    const rawRefs =
+      accountId === undefined
+        ? []
+        : c.packs.append(
+            accountId,
+            messages.map(([, s]) => s.rawEnc),
+          );
     return c.write(server, messages, rawRefs, Date.now());
   } finally {
     idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
