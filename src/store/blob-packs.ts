@@ -8,20 +8,7 @@
 // them, so a committed row never points at bytes a crash could lose. Bytes no committed row names (a
 // batch whose transaction failed) stay behind unread; a deleted account's directory goes with it.
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fdatasync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  writev,
-  writevSync,
-} from 'node:fs';
+import { closeSync, existsSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writev } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,21 +55,7 @@ export class PackWriter {
 
   constructor(private readonly dir: string) {}
 
-  /** Appends the blobs to the account's pack and syncs them to disk; returns each one's raw_ref. */
-  append(accountId: number, blobs: Buffer[]): string[] {
-    const r = this.reserve(accountId, blobs);
-    let ok = false;
-    try {
-      for (let left = blobs; left.length > 0;) left = unwritten(left, writevSync(r.fd, left.slice(0, IOV_MAX), r.at(left)));
-      fdatasyncSync(r.fd);
-      ok = true;
-    } finally {
-      this.release(accountId, r.pack, ok);
-    }
-    return r.refs;
-  }
-
-  /** As append, with the writing and syncing on libuv's threads, so the event loop goes on meanwhile. */
+  /** Appends the blobs to the account's pack and syncs them to disk, on libuv's threads (the thread's event loop goes on meanwhile); returns each one's raw_ref. */
   async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
     const r = this.reserve(accountId, blobs);
     let ok = false;

@@ -1,6 +1,7 @@
 // Step 2: fetch what the state holds but the store does not, newest first, at most max_emails.
 // Bodies stream in per-folder UID batches; writes are flushed by count or bytes inside one
 // transaction each, so memory stays bounded by a batch, never by the mailbox.
+import { readBodies } from './body-fetch.js';
 import { transient } from './errors.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ParserUnavailable, type ParserPool } from './parser-pool.js';
@@ -70,7 +71,7 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
     const byUid = new Map(batch.map((p) => [p.uid, p]));
     let buf: Fetched[] = [];
     let bytes = 0;
-    for await (const m of run.client.fetch(uidSet(batch.map((p) => p.uid)), { uid: true, source: true }, { uid: true })) {
+    for await (const m of readBodies(run.client, uidSet(batch.map((p) => p.uid)), false)) {
       const p = byUid.get(m.uid);
       if (!p || !m.source) continue;
       buf.push({ p, raw: m.source });

@@ -55,7 +55,7 @@ if (parentPort) {
           bytes += s.size;
           if (s.parseError) parseProblems++;
         }
-        const written = writeSealedBatch(m.target, m.server, rows);
+        const written = await writeSealedBatch(m.target, m.server, rows);
         port.postMessage({ id: m.id, stored: { bytes, parseProblems, written } });
       } catch (err) {
         const e = err as { message?: string; code?: unknown };

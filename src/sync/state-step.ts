@@ -2,7 +2,9 @@
 // Two passes so that moves are recognised whatever the folder order: pass A applies flag changes
 // and expunges of every folder first, pass B then reads new UIDs and claims stable ids (a moved
 // message's old location is already gone, so its new location claims the same id).
-import type { FetchMessageObject, ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
+import type { FetchedBody } from './fetch-response.js';
+import { readBodies } from './body-fetch.js';
 import { fetchBodies, FLUSH_BYTES, FLUSH_COUNT, type BatchWriter, type Fetched } from './fetch-step.js';
 import { claimStableId, headerBlock, identityBase, parseIdentityHeaders, withOrdinal } from './identity.js';
 import { parserPoolFor, type ParserPool } from './parser-pool.js';
@@ -240,7 +242,7 @@ export async function passB(
   }
 }
 
-function mirrorRow(run: SyncRun, folderId: number, m: FetchMessageObject): ServerMessageRow {
+function mirrorRow(run: SyncRun, folderId: number, m: FetchedBody): ServerMessageRow {
   return {
     folder_id: folderId,
     uid: m.uid,
@@ -326,9 +328,8 @@ async function readWithBodies(
     bytes = 0;
     run.throwIfAborted();
   };
-  const query = { uid: true, flags: true, size: true, internalDate: true, source: true };
   for (const part of chunks(uids, BODY_FETCH_BATCH)) {
-    for await (const m of run.client.fetch(uidSet(part), query, { uid: true })) {
+    for await (const m of readBodies(run.client, uidSet(part), true)) {
       const row = mirrorRow(run, w.id, m);
       const raw = m.source ?? Buffer.alloc(0);
       rows.push(row);

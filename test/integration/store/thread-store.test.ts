@@ -55,8 +55,8 @@ describe('the parse thread’s SQLite writes', () => {
     stores.push(ts);
     const target = { path: ts.store.sqliteFile!.path, walAutoCheckpoint: ts.store.sqliteFile!.walAutoCheckpoint() };
     const b = await batch(ts, 7);
-    writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
-    writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
+    await writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
+    await writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
     const rows = await ts.store.db.selectFrom('messages').select(['id', 'stable_id', 'uid', 'flags', 'sent_at']).execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ stable_id: 'sid-7', uid: 7, flags: '["\\\\Seen"]' });
@@ -71,7 +71,7 @@ describe('the parse thread’s SQLite writes', () => {
     const path = first.store.sqliteFile!.path;
     const target = { path, walAutoCheckpoint: 0 };
     const a = await batch(first, 1);
-    writeSealedBatch(target, [a.location], [[a.base, a.sealed]]);
+    await writeSealedBatch(target, [a.location], [[a.base, a.sealed]]);
     await first.store.close();
     for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
     // A new store at the same path (same data dir): the thread's cached connection must not write into the old file.
@@ -79,7 +79,7 @@ describe('the parse thread’s SQLite writes', () => {
     stores.push(second);
     expect(second.store.sqliteFile!.path).toBe(path);
     const b = await batch(second, 2);
-    writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
+    await writeSealedBatch(target, [b.location], [[b.base, b.sealed]]);
     expect(await second.store.db.selectFrom('messages').select('uid').execute()).toEqual([{ uid: 2 }]);
   });
 

@@ -1,0 +1,190 @@
+// Bodies read straight from ImapFlow's connection (src/sync/body-fetch.ts), against Dovecot: the same
+// fields as ImapFlow's fetch(), the bodies never through ImapFlow's parser, and the connection handed
+// back to ImapFlow in every way a read can end.
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ImapFlow } from 'imapflow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBodies } from '../../../src/sync/body-fetch.js';
+import type { FetchedBody } from '../../../src/sync/fetch-response.js';
+import { connectImap, createImapClient } from '../../../src/sync/imap-connection.js';
+import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
+import { rawMessage } from '../../fixtures/sync-account.js';
+import { UserPool } from './sync-helpers.js';
+
+let plain: Dovecot;
+let tls: Dovecot;
+let plainUsers: UserPool;
+let tlsUsers: UserPool;
+beforeAll(async () => {
+  [plain, tls] = await Promise.all([startDovecot(), startDovecot({ tls: true })]);
+  plainUsers = new UserPool(plain, 10);
+  tlsUsers = new UserPool(tls, 10);
+});
+afterAll(async () => {
+  await plain?.stop();
+  await tls?.stop();
+});
+
+const servers = [
+  { name: 'plain', d: () => plain, users: () => plainUsers },
+  { name: 'TLS', d: () => tls, users: () => tlsUsers },
+];
+
+/** A mailbox with small, empty-bodied, 8-bit and large (many socket reads) messages, some flagged. */
+function fill(d: Dovecot, user: string): void {
+  d.writeMessage(user, 'INBOX', rawMessage({ subject: 'first' }), { flags: ['\\Seen'] });
+  d.writeMessage(user, 'INBOX', Buffer.from('Subject: empty\r\n\r\n'));
+  d.writeMessage(user, 'INBOX', Buffer.concat([Buffer.from('Subject: 8bit\r\n\r\n'), Buffer.from([0xe9, 0xff, 0x7b, 0x7d, 0x0d, 0x0a])]));
+  const big = randomBytes(600_000).toString('base64').replace(/.{76}/g, '$&\r\n');
+  d.writeMessage(user, 'INBOX', `Subject: big\r\nContent-Type: application/octet-stream\r\n\r\n${big}\r\n`, {
+    flags: ['\\Flagged', '\\Answered'],
+  });
+  d.writeMessage(user, 'INBOX', rawMessage({ subject: 'last {5}' }));
+}
+
+async function open(s: (typeof servers)[number]): Promise<ImapFlow> {
+  const { user, pw } = s.users().take();
+  fill(s.d(), user);
+  return connectAs(s.d(), user, pw);
+}
+
+/** A client as the sync engine makes it (compression off, QRESYNC on, the certificate pinned under TLS). */
+async function connectAs(d: Dovecot, user: string, pw: string): Promise<ImapFlow> {
+  const secure = d.tlsPort !== null;
+  const client = createImapClient(
+    {
+      id: 1,
+      userId: 1,
+      host: d.host,
+      port: secure ? d.tlsPort! : d.port,
+      security: secure ? 'tls' : 'none',
+      includeFolders: [],
+      excludeFolders: [],
+      sinceDate: null,
+      unseenOnly: false,
+      maxEmails: 0,
+      tlsFingerprint: secure ? new X509Certificate(readFileSync(d.certPem!)).fingerprint256 : null,
+    },
+    { username: user, password: pw },
+  );
+  await connectImap(client);
+  return client;
+}
+
+async function all(it: AsyncIterable<FetchedBody>): Promise<FetchedBody[]> {
+  const out: FetchedBody[] = [];
+  for await (const m of it) out.push({ uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, source: m.source });
+  return out;
+}
+
+/** Bytes ImapFlow's own parser has read from the connection. */
+const parsedBytes = (c: ImapFlow) => (c as unknown as { streamer: { readBytesCounter: number } }).streamer.readBytesCounter;
+
+describe.each(servers)('bodies read straight from the connection ($name)', (s) => {
+  it('come with the fields ImapFlow’s fetch gives, without passing its parser, and ImapFlow goes on after', async () => {
+    const c = await open(s);
+    try {
+      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
+      try {
+        const viaImapFlow = await all(
+          c.fetch('1:*', { uid: true, flags: true, size: true, internalDate: true, source: true }, { uid: true }),
+        );
+        const before = parsedBytes(c);
+        const direct = await all(readBodies(c, '1:*', true));
+        // Sources compared with equals(): a deep equality of 800 KB buffers takes seconds.
+        expect(direct.map((m) => ({ ...m, source: undefined }))).toEqual(viaImapFlow.map((m) => ({ ...m, source: undefined })));
+        expect(direct.map((m, i) => m.source?.equals(viaImapFlow[i].source!))).toEqual([true, true, true, true, true]);
+        expect(direct.map((m) => /Subject: (\w+)/.exec(m.source!.toString('latin1'))?.[1])).toEqual([
+          'first',
+          'empty',
+          '8bit',
+          'big',
+          'last',
+        ]);
+        const bodyBytes = direct.reduce((n, m) => n + m.source!.length, 0);
+        expect(bodyBytes).toBeGreaterThan(800_000);
+        expect(parsedBytes(c) - before).toBeLessThan(1000);
+        // Without the metadata: UID and body only.
+        expect((await all(readBodies(c, '2,4', false))).map((m) => [m.uid, m.flags, m.source?.length])).toEqual([
+          [2, undefined, direct[1].source!.length],
+          [4, undefined, direct[3].source!.length],
+        ]);
+        // The connection is ImapFlow's again: its commands and their answers work as before.
+        expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
+      } finally {
+        lock.release();
+      }
+      expect(await c.status('INBOX', { messages: true })).toMatchObject({ messages: 5 });
+    } finally {
+      await c.logout();
+    }
+  });
+
+  it('pass what they do not read to ImapFlow: the EXISTS of mail delivered meanwhile', async () => {
+    const c = await open(s);
+    try {
+      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
+      try {
+        const exists: number[] = [];
+        c.on('exists', (e: { count: number }) => exists.push(e.count));
+        const auth = (c as unknown as { options: { auth: { user: string; pass: string } } }).options.auth;
+        // Another session's APPEND: Dovecot tells this session at its next command, the body read.
+        const other = await connectAs(s.d(), auth.user, auth.pass);
+        await other.append('INBOX', rawMessage({ subject: 'new' }));
+        await other.logout();
+        const noop = c.noop();
+        const got = await all(readBodies(c, '1:*', true));
+        await noop;
+        expect(got.length).toBeGreaterThanOrEqual(5);
+        expect(exists).toEqual([6]);
+        expect(c.mailbox && c.mailbox.exists).toBe(6);
+        expect(await c.search({ all: true }, { uid: true })).toEqual([1, 2, 3, 4, 5, 6]);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await c.logout();
+    }
+  });
+
+  it('hand the connection back when the reader stops early or the server refuses the command', async () => {
+    const c = await open(s);
+    try {
+      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
+      try {
+        for await (const m of readBodies(c, '1:*', true)) {
+          expect(m.uid).toBe(1);
+          break;
+        }
+        expect((await all(readBodies(c, '1:*', true))).map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
+        await expect(all(readBodies(c, '0:abc', true))).rejects.toMatchObject({ responseStatus: 'BAD' });
+        expect(await c.search({ seen: true }, { uid: true })).toEqual([1]);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await c.logout();
+    }
+  });
+
+  it('fail as a lost connection when the connection is cut', async () => {
+    const c = await open(s);
+    const lock = await c.getMailboxLock('INBOX', { readOnly: true });
+    try {
+      const read = all(
+        (async function* () {
+          for await (const m of readBodies(c, '1:*', true)) {
+            // Cut once the first body is in: the big one is still on its way.
+            (c as unknown as { socket: { destroy(): void } }).socket.destroy();
+            yield m;
+          }
+        })(),
+      );
+      await expect(read).rejects.toMatchObject({ code: 'NoConnection' });
+    } finally {
+      lock.release();
+      c.close();
+    }
+  });
+});
