@@ -38,8 +38,14 @@ interface ImapFlowInternals {
 
 let tags = 0;
 
-/** The connection's internals if this reader can take its socket now, else null. */
-function takeable(client: ImapFlow): (ImapFlowInternals & { socket: Socket; streamer: NonNullable<ImapFlowInternals['streamer']> }) | null {
+interface Taken {
+  socket: Socket;
+  streamer: NodeJS.WritableStream;
+  mailbox: { uidNext?: number } | null;
+}
+
+/** The connection's socket, parser and mailbox if this reader can take the socket now, else null. */
+function takeable(client: ImapFlow): Taken | null {
   const c = client as unknown as ImapFlowInternals;
   const { socket, streamer } = c;
   if (!socket || !streamer || socket.destroyed || c.writeSocket !== socket || c._inflate) return null;
@@ -49,7 +55,7 @@ function takeable(client: ImapFlow): (ImapFlowInternals & { socket: Socket; stre
   if ((streamer.inputQueue?.length ?? 1) > 0 || (streamer.lineBuffer?.length ?? 1) > 0 || streamer.literalWaiting !== 0) return null;
   const pipes = (socket as unknown as { _readableState?: { pipes?: unknown[] } })._readableState?.pipes;
   if (!Array.isArray(pipes) || pipes.length !== 1 || pipes[0] !== streamer) return null;
-  return { ...c, socket, streamer };
+  return { socket, streamer, mailbox: c.mailbox || null };
 }
 
 const SETTLE_TRIES = 20;
@@ -63,11 +69,6 @@ function settling(client: ImapFlow): boolean {
     !!c.streamer &&
     (c.streamer.processingInput === true || c.streamer.writableLength !== 0)
   );
-}
-
-/** Whether bodies of this connection are read by this module (for tests: false means ImapFlow's fetch). */
-export function readsDirectly(client: ImapFlow): boolean {
-  return takeable(client) !== null;
 }
 
 /**
@@ -86,7 +87,7 @@ export async function* readBodies(client: ImapFlow, range: string, meta: boolean
     yield* client.fetch(range, query, { uid: true });
     return;
   }
-  const reader = new DirectFetch(c.socket, c.streamer, c.mailbox || null);
+  const reader = new DirectFetch(c.socket, c.streamer, c.mailbox);
   reader.start(`MHF${(++tags).toString(36)} UID FETCH ${range} (UID${meta ? ' FLAGS RFC822.SIZE INTERNALDATE' : ''} BODY.PEEK[])\r\n`);
   try {
     for (;;) {
@@ -228,7 +229,9 @@ class DirectFetch {
     if (first.startsWith(`${this.tag} `)) return this.tagged(first.slice(this.tag.length + 1).trimEnd());
     const m = /^\* \d+ FETCH \(/i.exec(first);
     const items = m ? parseFetchItems(pieces, m[0].length) : null;
-    if (!items || items.source === undefined) {
+    // A body this cannot read must not go to ImapFlow: nobody would take it, and its UID would be lost.
+    if (m && !items && /\b(BODY|BINARY)\[/i.test(first)) throw new Error('The IMAP server sent a FETCH response that cannot be read');
+    if (!items || !('source' in items)) {
       this.streamer.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
       return;
     }

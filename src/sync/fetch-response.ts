@@ -13,6 +13,7 @@ const LITERAL = '\0';
 type Value = string | null | Buffer | Value[];
 
 /**
+ * The fields of a FETCH response; `source` is an own property (perhaps undefined) when it had a body.
  * `pieces`: the response's lines (each with its CRLF; all but the last end in `{n}`) and the literal
  * after each of those; `from`: where the item list starts in the first line (after `(`). Null for a
  * response this cannot read (then it goes to ImapFlow's parser instead).
@@ -70,6 +71,7 @@ function assign(out: FetchedBody, key: string, value: Value): void {
     case 'body[]':
     case 'binary[]':
       // A quoted string instead of a literal (some servers do so for small parts): its bytes as sent.
+      // Set even when NIL, as ImapFlow's fetch yields such a message too (without a source).
       out.source = Buffer.isBuffer(value) ? value : typeof value === 'string' ? Buffer.from(value, 'latin1') : undefined;
       break;
   }

@@ -16,17 +16,17 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 // Bytes a body may hold besides the alphabet: line breaks, other whitespace, junk, 8-bit bytes.
 const OTHER = [0x0d, 0x0a, 0x20, 0x09, 0x0c, 0x2a, 0x21, 0x2e, 0x3a, 0x7b, 0x00, 0x80, 0xe9, 0xff];
 
-/** What Node's decoder writes for the body (the bytes base64Bytes returns), or 'declined'. */
-function decoded(raw: Buffer): number | 'declined' {
+/** What Node's decoder writes for raw[start, end) (the bytes base64Bytes returns), or 'declined'. */
+function decoded(raw: Buffer, start = 0, end = raw.length): number | 'declined' {
   try {
-    return base64Bytes(raw, 0, raw.length).length;
+    return base64Bytes(raw, start, end).length;
   } catch {
     return 'declined';
   }
 }
-function sized(raw: Buffer): number | 'declined' {
+function sized(raw: Buffer, start = 0, end = raw.length): number | 'declined' {
   try {
-    return base64Size(raw, 0, raw.length);
+    return base64Size(raw, start, end);
   } catch {
     return 'declined';
   }
@@ -48,6 +48,9 @@ describe('base64 sizes without decoding', () => {
       if (r() < 0.05) bytes.splice(Math.floor(r() * bytes.length), 0, 0x3d); // '=' inside: declined
       const raw = Buffer.from(bytes);
       expect(sized(raw), raw.toString('latin1')).toBe(decoded(raw));
+      // Parts start anywhere in a message: any alignment of the range.
+      const from = Math.floor(r() * Math.min(8, raw.length + 1));
+      expect(sized(raw, from), raw.toString('latin1', from)).toBe(decoded(raw, from));
     }
   });
 
