@@ -157,7 +157,7 @@ export function base64Size(raw: Buffer, start: number, end: number): number {
   let n = 0;
   let i = start;
   while (i < stop && (raw.byteOffset + i) & 3) n += ALPHABET[raw[i++]];
-  const words = Math.max(0, (stop - i) >> 2);
+  const words = (stop - i) >> 2;
   // No view of no words: its offset may be unaligned then (a range that ends before a word boundary).
   const u = words > 0 ? new Uint32Array(raw.buffer, raw.byteOffset + i, words) : EMPTY_WORDS;
   for (let k = 0; k < words; k++) {

@@ -56,7 +56,7 @@ export class PackWriter {
   constructor(private readonly dir: string) {}
 
   /** Appends the blobs to the account's pack and syncs them to disk, on libuv's threads (the thread's event loop goes on meanwhile); returns each one's raw_ref. */
-  async appendAsync(accountId: number, blobs: Buffer[]): Promise<string[]> {
+  async append(accountId: number, blobs: Buffer[]): Promise<string[]> {
     const r = this.reserve(accountId, blobs);
     let ok = false;
     try {

@@ -59,18 +59,8 @@ function takeable(client: ImapFlow): Taken | null {
   return { socket, streamer, mailbox: c.mailbox || null };
 }
 
+/** Turns of the event loop to wait for ImapFlow's parser to finish the answer it is reading. */
 const SETTLE_TRIES = 20;
-
-/** Whether ImapFlow's parser is still working through input it has received (and nothing else is running). */
-function settling(client: ImapFlow): boolean {
-  const c = client as unknown as ImapFlowInternals;
-  return (
-    !c.currentRequest &&
-    c.requestQueue?.length === 0 &&
-    !!c.streamer &&
-    (c.streamer.processingInput === true || c.streamer.writableLength !== 0)
-  );
-}
 
 /**
  * `UID FETCH range (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])` (or UID and BODY.PEEK[] alone,
@@ -79,7 +69,7 @@ function settling(client: ImapFlow): boolean {
 export async function* readBodies(client: ImapFlow, range: string, meta: boolean): AsyncGenerator<FetchedBody> {
   let c = takeable(client);
   // The answer that ended the last command may still be in ImapFlow's parser for a moment.
-  for (let i = 0; !c && i < SETTLE_TRIES && settling(client); i++) {
+  for (let i = 0; !c && i < SETTLE_TRIES; i++) {
     await new Promise((resolve) => setImmediate(resolve));
     c = takeable(client);
   }
@@ -88,7 +78,7 @@ export async function* readBodies(client: ImapFlow, range: string, meta: boolean
     yield* client.fetch(range, query, { uid: true });
     return;
   }
-  const reader = new DirectFetch(c.socket, c.streamer, c.mailbox);
+  const reader = new DirectFetch(c);
   reader.start(`MHF${(++tags).toString(36)} UID FETCH ${range} (UID${meta ? ' FLAGS RFC822.SIZE INTERNALDATE' : ''} BODY.PEEK[])\r\n`);
   try {
     for (;;) {
@@ -117,11 +107,13 @@ class DirectFetch {
   private wake: (() => void) | null = null;
   private socketError: Error | null = null;
 
-  constructor(
-    private readonly socket: Socket,
-    private readonly streamer: NodeJS.WritableStream,
-    private readonly mailbox: { uidNext?: number } | null,
-  ) {}
+  private readonly socket: Socket;
+  private readonly streamer: NodeJS.WritableStream;
+  private readonly mailbox: { uidNext?: number } | null;
+
+  constructor(taken: Taken) {
+    ({ socket: this.socket, streamer: this.streamer, mailbox: this.mailbox } = taken);
+  }
 
   start(command: string): void {
     this.tag = command.slice(0, command.indexOf(' '));
@@ -229,7 +221,7 @@ class DirectFetch {
     const first = pieces[0].toString('latin1');
     if (first.startsWith(`${this.tag} `)) return this.tagged(first.slice(this.tag.length + 1).trimEnd());
     const m = /^\* \d+ FETCH \(/i.exec(first);
-    const items = m ? parseFetchItems(pieces, m[0].length) : null;
+    const items = m ? parseFetchItems(pieces, first, m[0].length) : null;
     // A body this cannot read must not go to ImapFlow: nobody would take it, and its UID would be lost.
     if (m && !items && /\b(BODY|BINARY)\[/i.test(first)) throw new Error('The IMAP server sent a FETCH response that cannot be read');
     if (!items || !('source' in items)) {

@@ -15,14 +15,15 @@ type Value = string | null | Buffer | Value[];
 /**
  * The fields of a FETCH response; `source` is an own property (perhaps undefined) when it had a body.
  * `pieces`: the response's lines (each with its CRLF; all but the last end in `{n}`) and the literal
- * after each of those; `from`: where the item list starts in the first line (after `(`). Null for a
- * response this cannot read (then it goes to ImapFlow's parser instead).
+ * after each of those; `first`: the first line as latin1 text (the caller has it already); `from`:
+ * where the item list starts in it (after `(`). Null for a response this cannot read (then it goes
+ * to ImapFlow's parser instead).
  */
-export function parseFetchItems(pieces: Buffer[], from: number): FetchedBody | null {
+export function parseFetchItems(pieces: Buffer[], first: string, from: number): FetchedBody | null {
   let text = '';
   const literals: Buffer[] = [];
   for (let i = 0; i < pieces.length; i += 2) {
-    const line = pieces[i].toString('latin1').replace(/\r?\n$/, '');
+    const line = (i === 0 ? first : pieces[i].toString('latin1')).replace(/\r?\n$/, '');
     if (line.includes(LITERAL)) return null;
     if (i + 1 < pieces.length) {
       text += line.replace(/\{\d+\+?\}$/, LITERAL);

@@ -275,7 +275,7 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
   // rows naming them are inserted; written off the event loop, so IMAP reading goes on meanwhile.
   const packs = packWriterFor(run.store.db);
   const rawRefs = packs
-    ? await packs.appendAsync(
+    ? await packs.append(
         run.account.id,
         sealed.map((s) => s.rawEnc),
       )

@@ -128,7 +128,7 @@ export async function writeSealedBatch(
     const appended =
       accountId === undefined
         ? Promise.resolve([])
-        : c.packs.appendAsync(
+        : c.packs.append(
             accountId,
             messages.map(([, s]) => s.rawEnc),
           );

@@ -32,8 +32,8 @@ describe('pack files on SQLite', () => {
     const [a, b] = [await account(ts), await account(ts)];
     const w = new PackWriter(dir);
     const blobs = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(300_000, 7), Buffer.from('last')];
-    const refs = [...(await w.appendAsync(a.account.id, blobs.slice(0, 2))), ...(await w.appendAsync(a.account.id, blobs.slice(2)))];
-    const other = await w.appendAsync(b.account.id, [Buffer.from('elsewhere')]);
+    const refs = [...(await w.append(a.account.id, blobs.slice(0, 2))), ...(await w.append(a.account.id, blobs.slice(2)))];
+    const other = await w.append(b.account.id, [Buffer.from('elsewhere')]);
     w.close();
     for (const [i, ref] of refs.entries()) expect(await readPacked(dir, a.account.id, ref)).toEqual(blobs[i]);
     expect((await readPacked(dir, b.account.id, other[0])).toString()).toBe('elsewhere');
@@ -45,22 +45,22 @@ describe('pack files on SQLite', () => {
     const { ts, dir } = await sqliteStore();
     const a = await account(ts);
     const w = new PackWriter(dir);
-    const [first] = await w.appendAsync(a.account.id, [Buffer.from('one')]);
+    const [first] = await w.append(a.account.id, [Buffer.from('one')]);
     w.close();
-    const [second] = await w.appendAsync(a.account.id, [Buffer.from('two')]);
+    const [second] = await w.append(a.account.id, [Buffer.from('two')]);
     expect(second.split(':').slice(0, 2)).toEqual([first.split(':')[0], '3']);
     w.close();
     const file = join(dir, `a${a.account.id}`, first.split(':')[0]);
     writeFileSync(file, 'changed behind its back');
-    const [third] = await w.appendAsync(a.account.id, [Buffer.from('three')]);
+    const [third] = await w.append(a.account.id, [Buffer.from('three')]);
     expect(third.split(':')[0]).not.toBe(first.split(':')[0]);
     rmSync(join(dir, `a${a.account.id}`), { recursive: true });
     w.close();
-    const [fourth] = await w.appendAsync(a.account.id, [Buffer.from('four')]);
+    const [fourth] = await w.append(a.account.id, [Buffer.from('four')]);
     expect((await readPacked(dir, a.account.id, fourth)).toString()).toBe('four');
     // Removed while open (an admin reset drops the account's mail during a sync): the next batch gets a new file.
     dropAccountPacks(ts.store.db, [a.account.id]);
-    const [fifth] = await w.appendAsync(a.account.id, [Buffer.from('five')]);
+    const [fifth] = await w.append(a.account.id, [Buffer.from('five')]);
     w.close();
     expect((await readPacked(dir, a.account.id, fifth)).toString()).toBe('five');
   });
@@ -69,7 +69,7 @@ describe('pack files on SQLite', () => {
     const { ts, dir } = await sqliteStore();
     const a = await account(ts);
     const w = new PackWriter(dir);
-    const [ref] = await w.appendAsync(a.account.id, [Buffer.alloc(1000, 1)]);
+    const [ref] = await w.append(a.account.id, [Buffer.alloc(1000, 1)]);
     w.close();
     await expect(readPacked(dir, a.account.id, '../../etc/passwd:0:10')).rejects.toThrow(/malformed reference/);
     await expect(readPacked(dir, a.account.id, 'nothere.pack:0:10')).rejects.toThrow(/does not exist/);
@@ -81,7 +81,7 @@ describe('pack files on SQLite', () => {
     const { ts, dir } = await sqliteStore();
     const [a, b, c] = [await account(ts), await account(ts), await account(ts)];
     const w = new PackWriter(dir);
-    for (const x of [a, b, c]) await w.appendAsync(x.account.id, [Buffer.from('sealed')]);
+    for (const x of [a, b, c]) await w.append(x.account.id, [Buffer.from('sealed')]);
     w.close();
     const packs = (x: typeof a) => existsSync(join(dir, `a${x.account.id}`));
     expect(await deleteAccount(ts.store.db, a.userId, a.account.id)).toBe(true);
@@ -96,7 +96,7 @@ describe('pack files on SQLite', () => {
     const { ts, dir } = await sqliteStore();
     const a = await account(ts);
     const w = new PackWriter(dir);
-    await w.appendAsync(a.account.id, [Buffer.from('kept')]);
+    await w.append(a.account.id, [Buffer.from('kept')]);
     w.close();
     // Left by a process that stopped between an account's deletion and its packs' removal.
     mkdirSync(join(dir, 'a999999'));

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { parseFetchItems } from '../../../src/sync/fetch-response.js';
 
 /** A response as the reader hands it over: lines (with CRLF) and the literal after each but the last. */
-function response(...parts: (string | Buffer)[]): { pieces: Buffer[]; from: number } {
+function response(...parts: (string | Buffer)[]): { pieces: Buffer[]; first: string; from: number } {
   const pieces = parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p));
-  return { pieces, from: pieces[0].toString('latin1').indexOf('(') + 1 };
+  const first = pieces[0].toString('latin1');
+  return { pieces, first, from: first.indexOf('(') + 1 };
 }
-const parse = (r: { pieces: Buffer[]; from: number }) => parseFetchItems(r.pieces, r.from);
+const parse = (r: { pieces: Buffer[]; first: string; from: number }) => parseFetchItems(r.pieces, r.first, r.from);
 
 describe('FETCH response items', () => {
   it('reads UID, flags, size, internal date and the body literal as ImapFlow does', () => {
