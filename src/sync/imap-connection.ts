@@ -90,14 +90,16 @@ let collationLoaded = false;
 
 /**
  * Connects. ImapFlow's list() ranks special-use candidates with localeCompare, and the first such
- * call in a process loads ICU's collation data (~15 ms of a cold sync's ~100). Loaded here, while
- * the socket waits for the server's greeting, it takes no time of its own.
+ * call in a process loads ICU's collation data (~10 ms, blocking). Loaded while the socket waits for
+ * the server's greeting, it takes no time of its own; but only after the connect is under way: Node
+ * opens a connection to an IP address on the next tick, so loading it at once held the connection
+ * back by the load's full length.
  */
 export async function connectImap(client: ImapFlow): Promise<void> {
   const connecting = client.connect();
   if (!collationLoaded) {
     collationLoaded = true;
-    'INBOX'.localeCompare('Sent');
+    setImmediate(() => 'INBOX'.localeCompare('Sent'));
   }
   await connecting;
 }
