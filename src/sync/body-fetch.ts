@@ -7,7 +7,8 @@
 // meanwhile (EXISTS, EXPUNGE, VANISHED, flag updates, BYE, the answer to a keepalive NOOP) is passed to
 // ImapFlow's own parser unchanged, so its state and events stay as they were. Where the connection is
 // not as this expects (compression, another ImapFlow version's internals, a command in flight),
-// ImapFlow's fetch() is used instead.
+// ImapFlow's fetch() is used instead; so it is for the rest of a read that met a FETCH response this
+// reader cannot parse (a server's quirk ImapFlow may well accept): never less than ImapFlow reads.
 import type { ImapFlow } from 'imapflow';
 import type { Socket } from 'node:net';
 import { parseFetchItems, type FetchedBody } from './fetch-response.js';
@@ -73,23 +74,27 @@ export async function* readBodies(client: ImapFlow, range: string, meta: boolean
     await new Promise((resolve) => setImmediate(resolve));
     c = takeable(client);
   }
+  const query = meta ? { uid: true, flags: true, size: true, internalDate: true, source: true } : { uid: true, source: true };
   if (!c) {
-    const query = meta ? { uid: true, flags: true, size: true, internalDate: true, source: true } : { uid: true, source: true };
     yield* client.fetch(range, query, { uid: true });
     return;
   }
   const reader = new DirectFetch(c);
   reader.start(`MHF${(++tags).toString(36)} UID FETCH ${range} (UID${meta ? ' FLAGS RFC822.SIZE INTERNALDATE' : ''} BODY.PEEK[])\r\n`);
+  const yielded = new Set<number>();
   try {
     for (;;) {
       const m = await reader.next();
-      if (!m) return;
+      if (!m) break;
+      yielded.add(m.uid);
       yield m;
     }
   } finally {
     // Left early: the rest of the response is read and dropped, then the connection goes back.
     reader.abandon();
   }
+  // A response it could not parse: the connection is ImapFlow's again, and ImapFlow reads what is left.
+  if (reader.unreadable) for await (const m of client.fetch(range, query, { uid: true })) if (!yielded.has(m.uid)) yield m;
 }
 
 /** One UID FETCH read straight from the socket; the socket goes back to ImapFlow's parser when it ends. */
@@ -104,6 +109,8 @@ class DirectFetch {
   private ended = false;
   private dropping = false;
   private failure: Error | null = null;
+  /** A body came in a FETCH response this cannot parse: the rest of the answer was dropped. */
+  unreadable = false;
   private wake: (() => void) | null = null;
   private socketError: Error | null = null;
 
@@ -223,7 +230,13 @@ class DirectFetch {
     const m = /^\* \d+ FETCH \(/i.exec(first);
     const items = m ? parseFetchItems(pieces, first, m[0].length) : null;
     // A body this cannot read must not go to ImapFlow: nobody would take it, and its UID would be lost.
-    if (m && !items && /\b(BODY|BINARY)\[/i.test(first)) throw new Error('The IMAP server sent a FETCH response that cannot be read');
+    // The rest of the answer is dropped instead (its framing still holds), and readBodies has ImapFlow
+    // fetch what was not yielded.
+    if (m && !items && /\b(BODY|BINARY)\[/i.test(first)) {
+      this.unreadable = true;
+      this.dropping = true;
+      return;
+    }
     if (!items || !('source' in items)) {
       this.streamer.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
       return;

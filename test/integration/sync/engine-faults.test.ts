@@ -82,6 +82,24 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
     expect((await syncAccount(acc.input())).fetched).toBe(0);
   });
 
+  it('a server quirk in every FETCH response that the body reader cannot parse: ImapFlow reads the bodies, the sync ends exact', async () => {
+    const { user, acc, exact } = await setup();
+    for (let i = 0; i < 12; i++) d.writeMessage(user, i % 3 ? 'INBOX' : 'Archive', rawMessage({ subject: `q${i}` }));
+    proxy.reset();
+    // A NUL in a quoted string: ImapFlow's parser takes it, the direct reader's does not.
+    proxy.rewriteFetch((line) => line.replace('FETCH (', 'FETCH (X-NOTE "a\0b" '), Number.MAX_SAFE_INTEGER);
+    try {
+      const stats = await syncAccount(acc.input());
+      expect([stats.fetched, stats.remaining]).toEqual([12, 0]);
+      await exact(['INBOX', 'Archive']);
+      d.writeMessage(user, 'INBOX', rawMessage({ subject: 'later' }));
+      expect((await syncAccount(acc.input())).fetched).toBe(1);
+      await exact(['INBOX', 'Archive']);
+    } finally {
+      proxy.reset();
+    }
+  });
+
   // Login fails before the store is touched, so one store kind covers it (Dovecot delays a failed login by 2 s).
   it.runIf(kind === 'sqlite')('a wrong password is a permanent auth error without the password in the message', async () => {
     // Its own Dovecot: a failed login makes Dovecot delay later logins from the same address.
