@@ -224,3 +224,32 @@ describe('a FETCH response the reader cannot parse (a server quirk ImapFlow acce
     }
   });
 });
+
+describe('an untagged response amid the bodies', () => {
+  it('goes to ImapFlow, whose events fire as if it had read the whole answer', async () => {
+    const proxy = await startFaultProxy({ host: plain.host, port: plain.port });
+    const { user, pw } = plainUsers.take();
+    fill(plain, user);
+    const c = await connectAs(plain, user, pw, proxy);
+    try {
+      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
+      try {
+        const flags: { uid?: number; flags: Set<string> }[] = [];
+        c.on('flags', (e: { uid?: number; flags: Set<string> }) => flags.push({ uid: e.uid, flags: e.flags }));
+        // Dovecot sends no such thing during a UID FETCH; other servers send flag changes any time.
+        let n = 0;
+        proxy.rewriteFetch((line) => (++n === 2 ? `* 1 FETCH (UID 1 FLAGS (\\Seen \\Flagged))\r\n${line}` : line), 2);
+        const got = await all(readBodies(c, '1:*', true));
+        expect(got.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
+        expect(flags).toEqual([{ uid: 1, flags: new Set(['\\Seen', '\\Flagged']) }]);
+        expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
+      } finally {
+        lock.release();
+      }
+      await c.logout();
+    } finally {
+      c.close();
+      await proxy.close();
+    }
+  });
+});
