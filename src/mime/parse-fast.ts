@@ -136,7 +136,7 @@ function envelope(fields: HeaderField[], email: EmailFields): void {
   const date = firstValue(fields, 'date');
   if (date !== undefined) {
     const d = new Date(date);
-    email.date = d.toString() === 'Invalid Date' ? date : d.toISOString();
+    email.date = Number.isNaN(d.getTime()) ? date : d.toISOString();
   }
 }
 

@@ -66,7 +66,8 @@ function assign(out: FetchedBody, key: string, value: Value): void {
       const s = str(value);
       if (s === undefined) break;
       const d = new Date(s);
-      out.internalDate = d.toString() === 'Invalid Date' ? (s as unknown as Date) : d;
+      // Not d.toString() === 'Invalid Date' (ImapFlow's test, same outcome): that formats a local-time string per message.
+      out.internalDate = Number.isNaN(d.getTime()) ? (s as unknown as Date) : d;
       break;
     }
     case 'body[]':
