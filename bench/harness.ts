@@ -18,6 +18,8 @@ export interface Sample {
   cpuMs?: number;
   mainCpuMs?: number;
   machineCpuMs?: number;
+  /** A Mail Helper run's progress: [ms since the sync began, phase and folder] at each change. */
+  timeline?: [number, string][];
 }
 
 /**
@@ -32,7 +34,7 @@ export function settle(): void {
 export function syncRun(
   args: Record<string, unknown>,
   extra: { flags?: string[]; env?: Record<string, string> } = {},
-): Sample & Record<string, number> {
+): Sample & Record<string, number | Sample['timeline']> {
   settle();
   const busy0 = machineBusyMs();
   const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
@@ -41,7 +43,7 @@ export function syncRun(
     env: { ...process.env, ...extra.env },
   });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number>;
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
   return { ...out, machineCpuMs: machineBusyMs() - busy0 };
 }
 

@@ -8,6 +8,7 @@
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
 //                baseline; a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
 //   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
+//   AB_TIMELINE  1: after each Mail Helper run, the ms at which it reached each phase and folder.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,8 @@ const add = (label: string, r: Sample) => {
   process.stderr.write(
     `  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, main thread ${r.mainCpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)})\n`,
   );
+  if (process.env.AB_TIMELINE === '1' && r.timeline)
+    process.stderr.write(`    ${r.timeline.map(([ms, what]) => `${ms} ${what}`).join(' | ')}\n`);
 };
 const baseline = SCENARIO === 'a' ? 'floor' : 'mbsync';
 try {

@@ -46,18 +46,26 @@ async function floor(a) {
 function openAccount(a) {
   const store = openStore({ store: a.store });
   const s = JSON.parse(readFileSync(a.stateFile, 'utf8'));
+  // Where a run's time went, from the engine's own progress events (no proxy in between: a Node TCP
+  // proxy adds stalls of its own to a body read): ms since the sync began at each phase or folder.
+  const timeline = { t0: 0, entries: [] };
   const input = {
     store,
     account: s.account,
     credentials: { username: a.user, password: a.pw },
     dek: Buffer.from(s.dek, 'hex'),
     options: { timeoutMs: 30_000 },
+    onProgress: (p) => {
+      const label = p.folder ? `${p.phase} ${p.folder}` : p.phase;
+      if (timeline.entries.at(-1)?.[1] !== label) timeline.entries.push([Math.round(performance.now() - timeline.t0), label]);
+    },
   };
-  return { store, sync: () => syncAccount(input) };
+  return { store, sync: () => syncAccount(input), timeline };
 }
 
-async function measured(sync) {
-  const t0 = performance.now();
+async function measured({ sync, timeline }) {
+  timeline.entries = [];
+  const t0 = (timeline.t0 = performance.now());
   const cpu0 = mainThreadCpuMs();
   const stats = await sync();
   const ms = performance.now() - t0;
@@ -68,12 +76,14 @@ async function measured(sync) {
     fetched: stats.fetched,
     bytes: stats.bytesFetched,
     durations: stats.durationsMs,
+    timeline: timeline.entries,
   };
 }
 
 async function mailHelper(a) {
-  const { store, sync } = openAccount(a);
-  const out = await measured(sync);
+  const account = openAccount(a);
+  const { store } = account;
+  const out = await measured(account);
   await store.close();
   return out;
 }
@@ -83,11 +93,12 @@ async function mailHelper(a) {
 // nothing changed, printed as a JSON line; the bench then adds mail and writes a line to stdin, and the
 // sync that follows is measured too.
 async function mailHelperWarm(a) {
-  const { store, sync } = openAccount(a);
+  const account = openAccount(a);
+  const { store, sync } = account;
   await sync();
-  process.stdout.write(JSON.stringify({ ...(await measured(sync)), rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.stdout.write(JSON.stringify({ ...(await measured(account)), rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
   await new Promise((resolve) => process.stdin.once('data', resolve));
-  const out = await measured(sync);
+  const out = await measured(account);
   await store.close();
   return out;
 }
