@@ -82,9 +82,8 @@ async function measured({ sync, timeline }) {
 
 async function mailHelper(a) {
   const account = openAccount(a);
-  const { store } = account;
   const out = await measured(account);
-  await store.close();
+  await account.store.close();
   return out;
 }
 
@@ -94,12 +93,11 @@ async function mailHelper(a) {
 // sync that follows is measured too.
 async function mailHelperWarm(a) {
   const account = openAccount(a);
-  const { store, sync } = account;
-  await sync();
+  await account.sync();
   process.stdout.write(JSON.stringify({ ...(await measured(account)), rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
   await new Promise((resolve) => process.stdin.once('data', resolve));
   const out = await measured(account);
-  await store.close();
+  await account.store.close();
   return out;
 }
 

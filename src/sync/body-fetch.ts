@@ -165,7 +165,7 @@ class DirectFetch {
   private readonly onClose = () => {
     if (this.ended) return;
     const code = (this.socketError as { code?: string } | null)?.code;
-    this.fail(Object.assign(new Error('The connection was closed during a FETCH'), { code: code ?? 'NoConnection' }), false);
+    this.end(Object.assign(new Error('The connection was closed during a FETCH'), { code: code ?? 'NoConnection' }), false);
   };
 
   private readonly onData = (chunk: Buffer) => {
@@ -173,7 +173,7 @@ class DirectFetch {
       this.read(chunk);
     } catch (err) {
       // Not a response this reader can follow: the connection is of no further use to anyone.
-      this.fail(err as Error, false);
+      this.end(err as Error, false);
       this.socket.destroy();
     }
   };
@@ -255,38 +255,28 @@ class DirectFetch {
     const code = /^\[([^\]\s]+)[^\]]*\]\s*/.exec(rest);
     const responseText = code ? rest.slice(code[0].length) : rest;
     // ImapFlow takes this NO as success with fewer messages than asked for; so does this reader.
-    if (status.toUpperCase() === 'OK' || /Some of the requested messages no longer exist/.test(responseText)) this.finish(null);
+    if (status.toUpperCase() === 'OK' || /Some of the requested messages no longer exist/.test(responseText)) this.end(null, true);
     else
-      this.finish(
+      this.end(
         Object.assign(new Error('Command failed'), {
           responseStatus: status.toUpperCase(),
           responseText,
           serverResponseCode: code?.[1].toUpperCase(),
         }),
+        true,
       );
   }
 
-  private finish(err: Error | null): void {
-    this.ended = true;
-    if (err) this.failure = err;
-    this.release(true);
-    this.notify();
-  }
-
-  private fail(err: Error, giveBack: boolean): void {
+  /** Ends the read (with `err`, its failure); with `giveBack`, ImapFlow's parser reads the socket again. */
+  private end(err: Error | null, giveBack: boolean): void {
     if (this.ended) return;
     this.ended = true;
     this.failure = err;
-    this.release(giveBack);
-    this.notify();
-  }
-
-  /** Ends this reader's hold on the socket; with `giveBack`, ImapFlow's parser reads it again. */
-  private release(giveBack: boolean): void {
     this.socket.off('data', this.onData);
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
     if (giveBack && !this.socket.destroyed) this.socket.pipe(this.streamer);
+    this.notify();
   }
 }
 

@@ -9,7 +9,7 @@ import { readBodies } from '../../../src/sync/body-fetch.js';
 import type { FetchedBody } from '../../../src/sync/fetch-response.js';
 import { connectImap, createImapClient } from '../../../src/sync/imap-connection.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
-import { startFaultProxy } from '../../fixtures/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/fault-proxy.js';
 import { rawMessage } from '../../fixtures/sync-account.js';
 import { UserPool } from './sync-helpers.js';
 
@@ -44,10 +44,10 @@ function fill(d: Dovecot, user: string): void {
   d.writeMessage(user, 'INBOX', rawMessage({ subject: 'last {5}' }));
 }
 
-async function open(s: (typeof servers)[number]): Promise<ImapFlow> {
+async function open(s: (typeof servers)[number], via?: { host: string; port: number }): Promise<ImapFlow> {
   const { user, pw } = s.users().take();
   fill(s.d(), user);
-  return connectAs(s.d(), user, pw);
+  return connectAs(s.d(), user, pw, via);
 }
 
 /** A client as the sync engine makes it (compression off, QRESYNC on, the certificate pinned under TLS). */
@@ -82,9 +82,13 @@ async function all(it: AsyncIterable<FetchedBody>): Promise<FetchedBody[]> {
 /** Bytes ImapFlow's own parser has read from the connection. */
 const parsedBytes = (c: ImapFlow) => (c as unknown as { streamer: { readBytesCounter: number } }).streamer.readBytesCounter;
 
-/** Runs fn with INBOX open read-only (and locked) on a new connection to a filled mailbox. */
-async function inInbox(s: (typeof servers)[number], fn: (c: ImapFlow) => Promise<void>): Promise<void> {
-  const c = await open(s);
+/** Runs fn with INBOX open read-only (and locked) on a new connection to a filled mailbox (`via` a proxy). */
+async function inInbox(
+  s: (typeof servers)[number],
+  fn: (c: ImapFlow) => Promise<void>,
+  via?: { host: string; port: number },
+): Promise<void> {
+  const c = await open(s, via);
   try {
     const lock = await c.getMailboxLock('INBOX', { readOnly: true });
     try {
@@ -97,17 +101,33 @@ async function inInbox(s: (typeof servers)[number], fn: (c: ImapFlow) => Promise
   }
 }
 
+/** ImapFlow's own fetch of the same fields a body read gives. */
+const viaImapFlow = (c: ImapFlow) =>
+  all(c.fetch('1:*', { uid: true, flags: true, size: true, internalDate: true, source: true }, { uid: true }));
+
+/** The same five messages with the same fields (sources compared with equals(): a deep equality of 800 KB buffers takes seconds). */
+function expectSame(got: FetchedBody[], want: FetchedBody[]): void {
+  expect(got.map((m) => ({ ...m, source: undefined }))).toEqual(want.map((m) => ({ ...m, source: undefined })));
+  expect(got.map((m, i) => m.source?.equals(want[i].source!))).toEqual([true, true, true, true, true]);
+}
+
+/** inInbox on the plain server, through a fault proxy that fn can make the server's answers odd with. */
+async function throughProxy(fn: (c: ImapFlow, proxy: FaultProxy) => Promise<void>): Promise<void> {
+  const proxy = await startFaultProxy({ host: plain.host, port: plain.port });
+  try {
+    await inInbox(servers[0], (c) => fn(c, proxy), proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
 describe.each(servers)('bodies read straight from the connection ($name)', (s) => {
   it('come with the fields ImapFlow’s fetch gives, without passing its parser, and ImapFlow goes on after', () =>
     inInbox(s, async (c) => {
-      const viaImapFlow = await all(
-        c.fetch('1:*', { uid: true, flags: true, size: true, internalDate: true, source: true }, { uid: true }),
-      );
+      const reference = await viaImapFlow(c);
       const before = parsedBytes(c);
       const direct = await all(readBodies(c, '1:*', true));
-      // Sources compared with equals(): a deep equality of 800 KB buffers takes seconds.
-      expect(direct.map((m) => ({ ...m, source: undefined }))).toEqual(viaImapFlow.map((m) => ({ ...m, source: undefined })));
-      expect(direct.map((m, i) => m.source?.equals(viaImapFlow[i].source!))).toEqual([true, true, true, true, true]);
+      expectSame(direct, reference);
       expect(direct.map((m) => /Subject: (\w+)/.exec(m.source!.toString('latin1'))?.[1])).toEqual([
         'first',
         'empty',
@@ -189,67 +209,33 @@ describe('a FETCH response the reader cannot parse (a server quirk ImapFlow acce
   // A NUL in a quoted string: ImapFlow's parser takes it, this reader's does not (it marks literals so).
   const quirk = (line: string) => line.replace('FETCH (', 'FETCH (X-NOTE "a\0b" ');
 
-  it('has ImapFlow read the rest: every message once, with the same fields, and the connection goes on', async () => {
-    const proxy = await startFaultProxy({ host: plain.host, port: plain.port });
-    const { user, pw } = plainUsers.take();
-    fill(plain, user);
-    const c = await connectAs(plain, user, pw, proxy);
-    try {
-      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
-      try {
-        const viaImapFlow = await all(
-          c.fetch('1:*', { uid: true, flags: true, size: true, internalDate: true, source: true }, { uid: true }),
-        );
-        const same = (got: FetchedBody[]) => {
-          expect(got.map((m) => ({ ...m, source: undefined }))).toEqual(viaImapFlow.map((m) => ({ ...m, source: undefined })));
-          expect(got.map((m, i) => m.source?.equals(viaImapFlow[i].source!))).toEqual([true, true, true, true, true]);
-        };
-        // The third response only: two bodies come from this reader, the other three from ImapFlow's fetch.
-        let n = 0;
-        proxy.rewriteFetch((line) => (++n === 3 ? quirk(line) : line), 5);
-        proxy.resetCounters();
-        same(await all(readBodies(c, '1:*', true)));
-        expect(proxy.commands).toEqual(['UID FETCH', 'UID FETCH']);
-        // Every response (the server always does so): ImapFlow reads them all.
-        proxy.rewriteFetch(quirk, 10);
-        same(await all(readBodies(c, '1:*', true)));
-        expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
-      } finally {
-        lock.release();
-      }
-      await c.logout();
-    } finally {
-      c.close();
-      await proxy.close();
-    }
-  });
+  it('has ImapFlow read the rest: every message once, with the same fields, and the connection goes on', () =>
+    throughProxy(async (c, proxy) => {
+      const reference = await viaImapFlow(c);
+      // The third response only: two bodies come from this reader, the other three from ImapFlow's fetch.
+      let n = 0;
+      proxy.rewriteFetch((line) => (++n === 3 ? quirk(line) : line), 5);
+      proxy.resetCounters();
+      expectSame(await all(readBodies(c, '1:*', true)), reference);
+      expect(proxy.commands).toEqual(['UID FETCH', 'UID FETCH']);
+      // Every response (the server always does so): ImapFlow reads them all.
+      proxy.rewriteFetch(quirk, 10);
+      expectSame(await all(readBodies(c, '1:*', true)), reference);
+      expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
+    }));
 });
 
 describe('an untagged response amid the bodies', () => {
-  it('goes to ImapFlow, whose events fire as if it had read the whole answer', async () => {
-    const proxy = await startFaultProxy({ host: plain.host, port: plain.port });
-    const { user, pw } = plainUsers.take();
-    fill(plain, user);
-    const c = await connectAs(plain, user, pw, proxy);
-    try {
-      const lock = await c.getMailboxLock('INBOX', { readOnly: true });
-      try {
-        const flags: { uid?: number; flags: Set<string> }[] = [];
-        c.on('flags', (e: { uid?: number; flags: Set<string> }) => flags.push({ uid: e.uid, flags: e.flags }));
-        // Dovecot sends no such thing during a UID FETCH; other servers send flag changes any time.
-        let n = 0;
-        proxy.rewriteFetch((line) => (++n === 2 ? `* 1 FETCH (UID 1 FLAGS (\\Seen \\Flagged))\r\n${line}` : line), 2);
-        const got = await all(readBodies(c, '1:*', true));
-        expect(got.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
-        expect(flags).toEqual([{ uid: 1, flags: new Set(['\\Seen', '\\Flagged']) }]);
-        expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
-      } finally {
-        lock.release();
-      }
-      await c.logout();
-    } finally {
-      c.close();
-      await proxy.close();
-    }
-  });
+  it('goes to ImapFlow, whose events fire as if it had read the whole answer', () =>
+    throughProxy(async (c, proxy) => {
+      const flags: { uid?: number; flags: Set<string> }[] = [];
+      c.on('flags', (e: { uid?: number; flags: Set<string> }) => flags.push({ uid: e.uid, flags: e.flags }));
+      // Dovecot sends no such thing during a UID FETCH; other servers send flag changes any time.
+      let n = 0;
+      proxy.rewriteFetch((line) => (++n === 2 ? `* 1 FETCH (UID 1 FLAGS (\\Seen \\Flagged))\r\n${line}` : line), 2);
+      const got = await all(readBodies(c, '1:*', true));
+      expect(got.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
+      expect(flags).toEqual([{ uid: 1, flags: new Set(['\\Seen', '\\Flagged']) }]);
+      expect(await c.search({ flagged: true }, { uid: true })).toEqual([4]);
+    }));
 });
