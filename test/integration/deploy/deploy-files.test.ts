@@ -61,12 +61,12 @@ describe('deploy files', () => {
   });
 
   it('every way of starting the app runs Node with the same production flags, the installed command too', () => {
-    const flags = '--max-semi-space-size=8';
+    const flags = '--max-semi-space-size=8 --no-use-osr';
     const main = new URL('../../../dist/cli/main.js', import.meta.url).pathname;
     expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
     for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service'])
       expect(readFileSync(deploy(`systemd/${unit}`), 'utf8')).toMatch(new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'));
-    expect(readFileSync(deploy('Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ["node", "${flags}", "dist/cli/main.js"]`);
+    expect(readFileSync(deploy('Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ["node", ${flags.split(' ').map((f) => `"${f}"`).join(', ')}, "dist/cli/main.js"]`);
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
     expect(pkg.scripts.start).toContain(`node ${flags} dist/cli/main.js`);
     // The kernel runs the file through its first line, as npm's bin link does.
