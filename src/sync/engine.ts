@@ -79,10 +79,15 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     );
     const store = new SyncStore(input.store, account.id);
     const settingsHash = filtersHash(account);
-    // Read while the server greets and authenticates (on PostgreSQL a connection and a few round trips).
-    const known = Promise.all([store.leftover(settingsHash), store.loadFolders(account.id)]);
+    // Read while the server greets and authenticates (on PostgreSQL a connection and a few round trips),
+    // but only once the connection is under way: Node opens it on the next tick, and these reads (on
+    // SQLite synchronous, and code run for the first time) would hold it back by their whole length.
+    const connected = connectImap(client);
+    const known = new Promise((resolve) => setImmediate(resolve)).then(() =>
+      Promise.all([store.leftover(settingsHash), store.loadFolders(account.id)]),
+    );
     known.catch(() => {}); // awaited below unless the connection fails first
-    await connectImap(client);
+    await connected;
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
     const [leftover, storedFolders] = await known;
     run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
