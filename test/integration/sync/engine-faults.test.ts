@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncAccount } from '../../../src/sync/engine.js';
 import type { SyncProgress } from '../../../src/sync/engine-types.js';
@@ -101,6 +102,45 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
   });
 
   // Login fails before the store is touched, so one store kind covers it (Dovecot delays a failed login by 2 s).
+  it.runIf(kind === 'postgres')(
+    'a slow store: two small batches wait in flight while the next folder is read, a third waits its turn; the sync ends exact',
+    async () => {
+      const folders = ['INBOX', 'Archive', 'Sent', 'Junk'];
+      const { user, acc, exact } = await setup({}, { host: d.host, port: d.port });
+      const mail = (tag: string) => {
+        for (const f of folders) for (let i = 0; i < 2; i++) d.writeMessage(user, f, rawMessage({ subject: `${tag} ${f} ${i}` }));
+      };
+      mail('first');
+      expect((await syncAccount(acc.input())).fetched).toBe(8);
+      mail('new');
+      // Another session holds the messages table: every INSERT of a message waits, reads do not.
+      const blocker = new pg.Client({ connectionString: ts.env.DATABASE_URL });
+      await blocker.connect();
+      try {
+        await blocker.query('begin');
+        await blocker.query('lock table messages in exclusive mode');
+        const visited: string[] = [];
+        const onProgress = (p: SyncProgress) => {
+          if (p.phase === 'state' && p.folder && !visited.includes(p.folder)) visited.push(p.folder);
+        };
+        const sync = syncAccount(acc.input({ onProgress }));
+        sync.catch(() => {});
+        // The first two folders' batches are in flight (one INSERT waiting, one queued behind it); the
+        // third folder is read, and its batch waits for room, so the fourth is not reached.
+        await expect.poll(() => visited.length, { timeout: 10_000 }).toBe(3);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(visited).toHaveLength(3);
+        await blocker.query('commit');
+        const stats = await sync;
+        expect([stats.fetched, stats.remaining]).toEqual([8, 0]);
+        expect(visited.sort()).toEqual([...folders].sort());
+        await exact(folders);
+      } finally {
+        await blocker.end();
+      }
+    },
+  );
+
   it.runIf(kind === 'sqlite')('a wrong password is a permanent auth error without the password in the message', async () => {
     // Its own Dovecot: a failed login makes Dovecot delay later logins from the same address.
     const own = await startDovecot();
