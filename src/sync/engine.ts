@@ -83,13 +83,22 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // but only once the connection is under way: Node opens it on the next tick, and these reads (on
     // SQLite synchronous, and code run for the first time) would hold it back by their whole length.
     const connected = connectImap(client);
+    // The mirrored counts of known folders, which step 1 compares with LIST-STATUS, are read here too (a
+    // walk of the account's mirror: ~10 ms for 10,000 messages on PostgreSQL): no one else writes this
+    // account's mirror meanwhile, and a folder LIST shows unknown has no rows to count.
     const known = new Promise((resolve) => setImmediate(resolve)).then(() =>
-      Promise.all([store.leftover(settingsHash), store.loadFolders(account.id)]),
+      Promise.all([
+        store.leftover(settingsHash),
+        store.loadFolders(account.id).then(async (stored) => {
+          const mirrored = await store.folderCounts(stored.filter((f) => f.uidnext !== null).map((f) => f.id));
+          return { stored, mirrored };
+        }),
+      ]),
     );
     known.catch(() => {}); // awaited below unless the connection fails first
     await connected;
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
-    const [leftover, storedFolders] = await known;
+    const [leftover, { stored: storedFolders, mirrored }] = await known;
     run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
     const r = run;
     onExpunge = (uid) => r.onExpunge(uid);
@@ -110,7 +119,9 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       const same = s && s.status === 'active' && s.delimiter === l.delimiter && s.special_use === l.specialUse;
       folders.push({ id: same ? s.id : await store.upsertFolder(account.id, l), listed: l, stored: s });
     }
-    const counts = await store.folderCounts(folders.filter((f) => needsCount(f.stored, f.listed.status)).map((f) => f.id));
+    const counts = new Map(
+      folders.filter((f) => needsCount(f.stored, f.listed.status)).map((f) => [f.id, mirrored.get(f.id) ?? 0] as const),
+    );
     const work = planWork(r, folders, counts);
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
