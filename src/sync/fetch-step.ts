@@ -91,9 +91,10 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
  * thread writes, a sealed batch never comes back to this thread and two fit in the memory budget; a
  * moment's lag of the thread then no longer stalls the IMAP reader (behind ImapFlow's back-pressure,
  * the connection too). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
- * of them wait here: one batch, or two whose sources come to at most FLUSH_BYTES together (a second
- * full batch cost ~20 MB of peak RSS in a 10,000-message first sync; the small batches of new mail,
- * a folder's few messages each, overlap their INSERTs so: after 100 new messages 445 -> 422 ms).
+ * of them wait here: one batch, or two whose sources come to at most half a full one together (a
+ * second full batch cost ~20 MB of peak RSS in a 10,000-message first sync, and two of up to FLUSH_BYTES
+ * together still ~10 MB; the small batches of new mail, a folder's few messages each, overlap their
+ * INSERTs so: after 100 new messages 445 -> 422 ms).
  */
 const IN_FLIGHT = { thread: 2, here: 1, hereSmall: 2 };
 
@@ -164,7 +165,7 @@ export class BatchWriter {
   /** Whether a batch of `bytes` to store in this thread may join those in flight (see IN_FLIGHT). */
   private roomHere(bytes: number): boolean {
     const n = this.inflight.length;
-    return n < IN_FLIGHT.here || (n < IN_FLIGHT.hereSmall && this.inflightBytes + bytes <= FLUSH_BYTES);
+    return n < IN_FLIGHT.here || (n < IN_FLIGHT.hereSmall && this.inflightBytes + bytes <= FLUSH_BYTES / 2);
   }
 
   /**
