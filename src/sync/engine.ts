@@ -9,7 +9,7 @@ import { stableIdKey } from './identity.js';
 import { byeReason, connectImap, createImapClient } from './imap-connection.js';
 import { BatchWriter, fetchStep } from './fetch-step.js';
 import { parserPoolFor } from './parser-pool.js';
-import { needsCount, planFolders, removalsPossible, sinceMs, type ListedFolder } from './plan.js';
+import { planFolders, removalsPossible, sinceMs, type ListedFolder } from './plan.js';
 import { reconcile } from './reconcile-step.js';
 import { passA, passB, planWork, type BodiesAlong, type FolderWork } from './state-step.js';
 import { SyncRun } from './sync-run.js';
@@ -90,7 +90,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       Promise.all([
         store.leftover(settingsHash),
         store.loadFolders(account.id).then(async (stored) => {
-          const mirrored = await store.folderCounts(stored.filter((f) => f.uidnext !== null).map((f) => f.id));
+          const mirrored = await store.folderCounts(stored.map((f) => f.id));
           return { stored, mirrored };
         }),
       ]),
@@ -119,9 +119,10 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       const same = s && s.status === 'active' && s.delimiter === l.delimiter && s.special_use === l.specialUse;
       folders.push({ id: same ? s.id : await store.upsertFolder(account.id, l), listed: l, stored: s });
     }
-    const counts = new Map(
-      folders.filter((f) => needsCount(f.stored, f.listed.status)).map((f) => [f.id, mirrored.get(f.id) ?? 0] as const),
-    );
+    // Every known folder's mirrored count: where UIDVALIDITY holds, planFolder compares it with
+    // LIST-STATUS; where it changed, the rescan drops the folder's mirror, so a message found in a folder
+    // visited earlier may have moved out of it (removalsPossible).
+    const counts = new Map(folders.filter((f) => f.stored).map((f) => [f.id, mirrored.get(f.id) ?? 0] as const));
     const work = planWork(r, folders, counts);
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;

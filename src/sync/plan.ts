@@ -28,14 +28,6 @@ export interface StoredFolder {
   special_use?: string | null;
 }
 
-/**
- * Known folders whose mirrored message count is worth reading: it decides whether a folder with an
- * otherwise unchanged status changed at all, and whether any message can have left it (removalsPossible).
- */
-export function needsCount(stored: StoredFolder | undefined, server: ServerFolderStatus | undefined): boolean {
-  return !!stored && !!server && stored.uidnext !== null && stored.uidvalidity === server.uidValidity;
-}
-
 /** Include/exclude: exact paths, or a trailing '*' for a prefix (so 'Archive*' is Archive and below). INBOX is case-insensitive. */
 export function matchesFolderPattern(path: string, pattern: string): boolean {
   const norm = (p: string) => (p.toUpperCase() === 'INBOX' || p.toUpperCase().startsWith('INBOX/') ? 'INBOX' + p.slice(5) : p);

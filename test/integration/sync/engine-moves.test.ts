@@ -94,6 +94,21 @@ describe.each(await storeKinds())('sync engine: moves and folders on %s', (kind)
     await exact(['INBOX', 'Archive']);
   });
 
+  it('a message moved out of a folder whose UIDVALIDITY then changed is a move, not fetched again', async () => {
+    const { user, pw, acc, exact } = await setup();
+    d.writeMessage(user, 'INBOX', rawMessage({ subject: 'stays' }));
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'Archive', rawMessage({ id: `archived-${i}`, subject: `a ${i}` }));
+    await syncAccount(acc.input());
+    const before = await countRows(ts.store, 'messages');
+    // INBOX, where the message lands, is visited before Archive, whose old locations all go.
+    await onServer(d, user, pw, 'Archive', (c) => c.messageMove('1', 'INBOX', { uid: true }));
+    d.setUidValidity(user, 'Archive', 888888);
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.moved, stats.deleted]).toEqual([0, 1, 0]);
+    expect(await countRows(ts.store, 'messages')).toBe(before);
+    await exact(['INBOX', 'Archive']);
+  });
+
   it('a first sync reads bodies once; their identity matches what a header-only rescan computes', async () => {
     const { user, acc, exact } = await setup();
     const corpus = malformedCorpus();

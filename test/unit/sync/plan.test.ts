@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  needsCount,
   removalsPossible,
   type FolderAction,
   chunks,
@@ -114,17 +113,6 @@ describe('state diff and helpers', () => {
     expect(sinceMs('2023-06-01')).toBe(Date.UTC(2023, 5, 1));
     expect(sinceMs('nope')).toBeNull();
     expect(sinceMs(null)).toBeNull();
-  });
-
-  it('counts mirrored messages of known folders whose UIDVALIDITY still holds', () => {
-    const stored = { id: 1, path: 'INBOX', status: 'active' as const, uidvalidity: 7, uidnext: 10, highestmodseq: '5' };
-    const server = { uidValidity: 7, uidNext: 10, highestModseq: '5', messages: 9 };
-    expect(needsCount(stored, server)).toBe(true);
-    expect(needsCount(stored, { ...server, uidNext: 11, highestModseq: '6' })).toBe(true);
-    expect(needsCount(stored, { ...server, uidValidity: 8 })).toBe(false);
-    expect(needsCount(undefined, server)).toBe(false);
-    expect(needsCount(stored, undefined)).toBe(false);
-    expect(needsCount({ ...stored, uidnext: null }, server)).toBe(false);
   });
 
   it('tells from LIST-STATUS whether any message can have left a folder', () => {
