@@ -61,7 +61,7 @@ describe('deploy files', () => {
   });
 
   it('every way of starting the app runs Node with the same production flags, the installed command too', () => {
-    const flags = '--max-semi-space-size=8 --no-use-osr --single-threaded-gc';
+    const flags = '--max-semi-space-size=8 --no-use-osr --single-threaded-gc --max-inlined-bytecode-size-cumulative=150';
     const main = new URL('../../../dist/cli/main.js', import.meta.url).pathname;
     expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
     for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service'])
