@@ -98,17 +98,17 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     known.catch(() => {}); // awaited below unless the connection fails first
     await connected;
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
-    const [leftover, { stored: storedFolders, mirrored }] = await known;
     run = new SyncRun(client, store, account, stableIdKey(input.dek), condstore, input.onProgress, input.signal, input.logger);
     const r = run;
     onExpunge = (uid) => r.onExpunge(uid);
 
-    // Step 1: folders and state.
+    // Step 1: folders and state. LIST does not wait for the store reads above: where they are not done
+    // yet (PostgreSQL's cold connection and its walk of the mirror), they end while the server answers.
     const t1 = Date.now();
     r.progress({ phase: 'folders' });
-    const listed = (await client.list({ statusQuery: { uidValidity: true, uidNext: true, messages: true, highestModseq: condstore } })).map(
-      listedFolder,
-    );
+    const listing = client.list({ statusQuery: { uidValidity: true, uidNext: true, messages: true, highestModseq: condstore } });
+    const [[leftover, { stored: storedFolders, mirrored }], listResponse] = await Promise.all([known, listing]);
+    const listed = listResponse.map(listedFolder);
     const plan = planFolders(listed, storedFolders, account.includeFolders, account.excludeFolders);
     for (const g of plan.gone) await store.markFolderGone(g.id);
     const storedByPath = new Map(storedFolders.map((f) => [f.path, f]));
