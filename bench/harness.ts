@@ -7,8 +7,14 @@ import { fileURLToPath } from 'node:url';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 
-/** Node's flags as deployed (npm start, deploy/systemd, deploy/Dockerfile, the mail-helper command). */
-export const NODE_FLAGS = ['--max-semi-space-size=8', '--no-use-osr', '--single-threaded-gc', '--max-inlined-bytecode-size-cumulative=150'];
+/**
+ * Node's flags as deployed, read from the mail-helper command's first line (npm start, deploy/systemd and
+ * deploy/Dockerfile pass the same; the deploy-files test holds them equal).
+ */
+export const NODE_FLAGS = readFileSync(join(benchDir, '../src/cli/main.ts'), 'utf8')
+  .split('\n')[0]
+  .replace(/^#!.*?\bnode /, '')
+  .split(' ');
 
 export interface Sample {
   ms: number;

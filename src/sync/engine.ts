@@ -119,11 +119,10 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
       const same = s && s.status === 'active' && s.delimiter === l.delimiter && s.special_use === l.specialUse;
       folders.push({ id: same ? s.id : await store.upsertFolder(account.id, l), listed: l, stored: s });
     }
-    // Every known folder's mirrored count: where UIDVALIDITY holds, planFolder compares it with
+    // Every known folder's mirrored count (none: 0): where UIDVALIDITY holds, planFolder compares it with
     // LIST-STATUS; where it changed, the rescan drops the folder's mirror, so a message found in a folder
     // visited earlier may have moved out of it (removalsPossible).
-    const counts = new Map(folders.filter((f) => f.stored).map((f) => [f.id, mirrored.get(f.id) ?? 0] as const));
-    const work = planWork(r, folders, counts);
+    const work = planWork(r, folders, mirrored);
     const limit = account.maxEmails > 0 ? account.maxEmails : null;
     const maxAttachmentBytes = input.options?.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
     const since = sinceMs(account.sinceDate);
@@ -133,7 +132,7 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // When LIST-STATUS shows that no message left any folder, no new UID can be a moved message, so
     // each folder is visited once for both passes (one EXAMINE, not two). Otherwise pass A runs over
     // every folder first, so that a moved message's old location is gone before its new one claims an id.
-    const oneVisit = !removalsPossible(work, counts, plan.gone.length);
+    const oneVisit = !removalsPossible(work, mirrored, plan.gone.length);
     const bodiesAlong = async (): Promise<BodiesAlong | null> => {
       if (!capFits) return null;
       // A new UID can be a stored message moved or brought back only if a location was removed, an

@@ -90,7 +90,7 @@ export function isMissingFolder(err: unknown): boolean {
 export function planWork(
   run: SyncRun,
   folders: { id: number; listed: ListedFolder; stored: StoredFolder | undefined }[],
-  counts: Map<number, number>,
+  counts: ReadonlyMap<number, number>,
 ): FolderWork[] {
   return folders.map((f) => {
     const action = planFolder(f.stored, f.listed.status, counts.get(f.id) ?? 0, run.condstore);
