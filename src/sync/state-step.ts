@@ -2,7 +2,7 @@
 // Two passes so that moves are recognised whatever the folder order: pass A applies flag changes
 // and expunges of every folder first, pass B then reads new UIDs and claims stable ids (a moved
 // message's old location is already gone, so its new location claims the same id).
-import type { ImapFlow } from 'imapflow';
+import type { FlagsEvent, ImapFlow, MailboxLockObject } from 'imapflow';
 import type { FetchedBody } from './fetch-response.js';
 import { readBodies } from './body-fetch.js';
 import { fetchBodies, FLUSH_BYTES, FLUSH_COUNT, type BatchWriter, type Fetched } from './fetch-step.js';
@@ -27,6 +27,8 @@ const IDENTITY_HEADERS = ['message-id', 'date', 'from', 'subject'];
 const BODY_FETCH_BATCH = 500;
 /** Beyond this many new UIDs in one folder, their bodies are left to step 2 (bounded memory here). */
 const IN_VISIT_MAX = 2000;
+/** Up to this many new UIDs, a folder's changes are asked for with EXAMINE (QRESYNC); beyond, by a FETCH of the known UIDs. */
+const QRESYNC_NEW_MAX = 10;
 
 /**
  * Bodies read in pass B, saving step 2's second visit of the folder, when step 2's cap would not
@@ -109,10 +111,28 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
     return true;
   }
   const action = w.action;
-  const lock = await run.openFolder(w);
+  // With QRESYNC, EXAMINE itself reports what changed since the saved modseq (flags as FETCH, expunges
+  // as VANISHED (EARLIER)): no CHANGEDSINCE round trip. But it reports every new message too, each
+  // costing ImapFlow's parser more than the round trip is worth beyond a few (FETCH 1:known leaves them out).
+  const newAtMost = w.listed.status ? w.listed.status.uidNext - action.knownUpTo - 1 : Number.POSITIVE_INFINITY;
+  const qresync =
+    action.changedSince !== null && w.stored?.uidvalidity != null && run.client.enabled.has('QRESYNC') && newAtMost <= QRESYNC_NEW_MAX
+      ? { uidValidity: w.stored.uidvalidity, changedSince: BigInt(action.changedSince) }
+      : undefined;
+  const early = qresync ? qresyncCollector(run, w) : null;
+  const before = run.client.mailbox;
+  let lock: MailboxLockObject | null;
+  try {
+    lock = await run.openFolder(w, qresync);
+  } finally {
+    early?.stop();
+  }
   if (!lock) return false;
   try {
     const box = boxState(run.client);
+    // Only an EXAMINE sent now with QRESYNC that the server honoured (same UIDVALIDITY, modseqs kept) counts.
+    const opened = run.client.mailbox !== before ? (run.client.mailbox as { qresync?: boolean } | false) : false;
+    const reported = early && opened && opened.qresync === true ? early : null;
     if (box.uidValidity !== w.stored?.uidvalidity) {
       // UIDVALIDITY changed under us: every UID we know is void; rescan.
       await run.store.resetFolder(w.id);
@@ -124,7 +144,12 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
       const range = `1:${action.knownUpTo}`;
       let changed: { uid: number; flags: string }[] = [];
       let vanished: number[] = [];
-      if (action.changedSince !== null && run.client.enabled.has('CONDSTORE')) {
+      // The server named the changed messages (all of them, with their flags): compare only those.
+      const named = reported !== null || (action.changedSince !== null && run.client.enabled.has('CONDSTORE'));
+      if (reported) {
+        changed = [...reported.flags].filter(([uid]) => uid <= action.knownUpTo).map(([uid, flags]) => ({ uid, flags }));
+        vanished = reported.vanished.filter((u) => u <= action.knownUpTo);
+      } else if (action.changedSince !== null && run.client.enabled.has('CONDSTORE')) {
         const seen = run.collectVanished();
         for await (const m of run.client.fetch(
           range,
@@ -135,12 +160,6 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
         }
         vanished = seen.stop().filter((u) => u <= action.knownUpTo);
         if (!run.client.enabled.has('QRESYNC')) vanished = await vanishedBySearch(run, w, range);
-        // Only the reported UIDs' stored flags are read: the cost follows the changes, not the folder size.
-        const known = await run.store.flagsOf(
-          w.id,
-          changed.map((c) => c.uid),
-        );
-        changed = changed.filter((c) => known.has(c.uid) && known.get(c.uid) !== c.flags);
       } else {
         // Fallback without CONDSTORE: UID + FLAGS of every known message, compared with ours.
         const server = new Map<number, string>();
@@ -148,6 +167,14 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
         const diff = diffKnownMessages(await run.store.knownFlags(w.id), server);
         changed = diff.changed;
         vanished = diff.vanished;
+      }
+      if (named) {
+        // Only the reported UIDs' stored flags are read: the cost follows the changes, not the folder size.
+        const known = await run.store.flagsOf(
+          w.id,
+          changed.map((c) => c.uid),
+        );
+        changed = changed.filter((c) => known.has(c.uid) && known.get(c.uid) !== c.flags);
       }
       await run.store.applyStateChanges(w.id, changed, vanished);
       run.stats.flagChangesOnServer += changed.length;
@@ -167,6 +194,25 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
   } finally {
     lock.release();
   }
+}
+
+/** Collects the flag changes and expunges an EXAMINE with QRESYNC reports for folder `w`. */
+function qresyncCollector(run: SyncRun, w: FolderWork) {
+  const flags = new Map<number, string>();
+  const onFlags = (ev: FlagsEvent) => {
+    if (ev.path === w.path && ev.uid !== undefined) flags.set(ev.uid, flagsText(ev.flags));
+  };
+  run.client.on('flags', onFlags);
+  const seen = run.collectVanished();
+  const out = {
+    flags,
+    vanished: [] as number[],
+    stop() {
+      run.client.off('flags', onFlags);
+      out.vanished = seen.stop();
+    },
+  };
+  return out;
 }
 
 async function vanishedBySearch(run: SyncRun, w: FolderWork, range: string): Promise<number[]> {
@@ -193,12 +239,16 @@ export async function passB(
       applied = null; // everything is mirrored anew from this EXAMINE
     }
     const from = w.newFrom;
-    const uids =
-      box.exists > 0 && box.uidNext > from && bodies?.instead ? (await run.searchUids(`${from}:*`)).filter((u) => u >= from) : null;
+    const span = box.exists > 0 && box.uidNext > from ? box.uidNext - from : 0;
+    // A span that one body FETCH covers within the budget is asked for as a UID range, without a
+    // SEARCH first: the server answers for the UIDs that exist (expunged ones are left out).
+    const asRange = bodies?.instead && span > 0 && span <= BODY_FETCH_BATCH && span <= bodies.budget;
+    const uids = span > 0 && bodies?.instead && !asRange ? (await run.searchUids(`${from}:*`)).filter((u) => u >= from) : null;
     // Where the parse thread writes the new locations, they may still be on their way to the store.
     let locationsInFlight = false;
-    if (bodies && uids && uids.length <= bodies.budget) {
-      bodies.budget -= uids.length;
+    if (bodies && asRange) {
+      locationsInFlight = await readWithBodies(run, w, { from, to: box.uidNext - 1 }, bodies, at);
+    } else if (bodies && uids && uids.length <= bodies.budget) {
       locationsInFlight = await readWithBodies(run, w, uids, bodies, at);
     } else if (box.exists > 0 && box.uidNext > w.newFrom) {
       let batch: ServerMessageRow[] = [];
@@ -293,18 +343,28 @@ async function fetchNewContent(
 }
 
 /**
- * Pass B with bodies: new UIDs newest first, each body read once, mirrored, then handed to the writer.
+ * Pass B with bodies: new UIDs (found by SEARCH, newest first; or a UID range read in one FETCH), each
+ * body read once, mirrored, then handed to the writer. Takes what it reads from the budget.
  * True when the parse thread writes the new locations (they may not be stored yet on return).
  */
 async function readWithBodies(
   run: SyncRun,
   w: FolderWork,
-  newUids: number[],
+  newUids: number[] | { from: number; to: number },
   bodies: BodiesAlong,
   at: { folderIndex: number; folderCount: number },
 ): Promise<boolean> {
-  const uids = [...newUids].sort((a, b) => b - a);
-  reportFetch(run, bodies.writer, w, at, uids.length);
+  const sets = Array.isArray(newUids)
+    ? chunks(
+        [...newUids].sort((a, b) => b - a),
+        BODY_FETCH_BATCH,
+      ).map(uidSet)
+    : [`${newUids.from}:${newUids.to}`];
+  // A range is counted at its span: an upper bound, corrected below once the answer is in.
+  const expected = Array.isArray(newUids) ? newUids.length : newUids.to - newUids.from + 1;
+  bodies.budget -= expected;
+  let read = 0;
+  reportFetch(run, bodies.writer, w, at, expected);
   let rows: ServerMessageRow[] = [];
   let bases: string[] = [];
   let got: Fetched[] = [];
@@ -328,8 +388,9 @@ async function readWithBodies(
     bytes = 0;
     run.throwIfAborted();
   };
-  for (const part of chunks(uids, BODY_FETCH_BATCH)) {
-    for await (const m of readBodies(run.client, uidSet(part), true)) {
+  for (const set of sets) {
+    for await (const m of readBodies(run.client, set, true)) {
+      read++;
       const row = mirrorRow(run, w.id, m);
       const raw = m.source ?? Buffer.alloc(0);
       rows.push(row);
@@ -341,6 +402,7 @@ async function readWithBodies(
     }
     await flush();
   }
+  bodies.budget += expected - read;
   return inThread;
 }
 

@@ -94,10 +94,13 @@ export class SyncRun {
     throw err;
   }
 
-  /** EXAMINE (read-only). A folder deleted meanwhile becomes a warning and its state is dropped. */
-  async openFolder(w: FolderWork): Promise<MailboxLockObject | null> {
+  /**
+   * EXAMINE (read-only), with QRESYNC's known UIDVALIDITY and modseq where given. A folder deleted
+   * meanwhile becomes a warning and its state is dropped.
+   */
+  async openFolder(w: FolderWork, qresync?: { uidValidity: number; changedSince: bigint }): Promise<MailboxLockObject | null> {
     try {
-      return await this.client.getMailboxLock(w.path, { readOnly: true });
+      return await this.client.getMailboxLock(w.path, { readOnly: true, ...qresync });
     } catch (err) {
       if (!isMissingFolder(err)) throw err;
       this.warnings.push(`Folder "${w.path}" vanished from the server during the sync.`);

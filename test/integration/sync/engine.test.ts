@@ -81,9 +81,27 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
     proxy.resetCounters();
     const stats = await syncAccount(acc.input());
     expect([stats.fetched, stats.flagChanges, stats.deleted]).toEqual([2, 1, 0]);
-    // INBOX and Archive changed (Sent did not): one EXAMINE each, for both passes.
-    expect(proxy.commands.filter((c) => c === 'EXAMINE' || c === 'SELECT')).toEqual(['EXAMINE', 'EXAMINE']);
+    // INBOX and Archive changed (Sent did not): one EXAMINE each, for both passes. The EXAMINE (QRESYNC)
+    // reports the flag change itself, and the new UIDs' range is read with their bodies at once: two
+    // commands per changed folder, no CHANGEDSINCE FETCH or SEARCH between them.
+    const visits = proxy.commands.slice(proxy.commands.indexOf('EXAMINE'), proxy.commands.lastIndexOf('UID FETCH') + 1);
+    expect(visits).toEqual(['EXAMINE', 'UID FETCH', 'EXAMINE', 'UID FETCH']);
     expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive', 'Sent']));
+  });
+
+  it('more new mail than EXAMINE should report: flag changes are read with CHANGEDSINCE, the sync stays exact', async () => {
+    const { user, pw, acc } = await setup({}, true);
+    for (let i = 0; i < 3; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}` }));
+    await syncAccount(acc.input());
+    // Beyond a few new UIDs, the flag change is asked for by a FETCH of the known UIDs, not by QRESYNC.
+    for (let i = 0; i < 25; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `new ${i}` }));
+    await onServer(d, user, pw, 'INBOX', (c) => c.messageFlagsAdd('2', ['\\Flagged'], { uid: true }));
+    proxy.resetCounters();
+    const stats = await syncAccount(acc.input());
+    expect([stats.fetched, stats.flagChanges, stats.deleted]).toEqual([25, 1, 0]);
+    const visit = proxy.commands.slice(proxy.commands.indexOf('EXAMINE'), proxy.commands.lastIndexOf('UID FETCH') + 1);
+    expect(visit).toEqual(['EXAMINE', 'UID FETCH', 'UID FETCH']);
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
   });
 
   it('a flag changed between pass A and pass B is not skipped by the saved modseq', async () => {
