@@ -6,7 +6,8 @@
 //                dist=/path/to/other/dist (another build; its tree needs node_modules and the same
 //                schema). Default: the deployed flags alone. Example: "X=1|--always-sparkplug".
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
-//                baseline; a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
+//                baseline; b: the same with nothing new; a: an initial sync into a new store, the raw
+//                ImapFlow fetch as the baseline.
 //   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
 //   AB_TIMELINE  1: after each Mail Helper run, the ms at which it reached each phase and folder.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,8 +23,8 @@ const SCENARIO = process.env.AB_SCENARIO ?? 'c';
 const KIND = process.env.AB_STORE ?? 'sqlite';
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
-if (!['a', 'c'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
-  process.stderr.write('AB_SCENARIO must be a or c, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
+if (!['a', 'b', 'c'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
+  process.stderr.write('AB_SCENARIO must be a, b or c, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
   process.exit(2);
 }
 
@@ -101,7 +102,7 @@ try {
   floor(); // Dovecot indexes the mailbox once, for nobody's account
   let store: Record<string, unknown> = {};
   let conf = '';
-  if (SCENARIO === 'c') {
+  if (SCENARIO !== 'a') {
     store = await freshStore();
     measure({ mode: 'mailhelper', ...store });
     conf = mbsyncConfig(join(work, 'mbsync'), target);
@@ -115,6 +116,7 @@ try {
   for (let i = 0; i < ROUNDS; i++) {
     process.stderr.write(`round ${i + 1}/${ROUNDS}\n`);
     if (SCENARIO === 'a') add('floor', floor());
+    else if (SCENARIO === 'b') add('mbsync', mbsync(conf));
     else {
       newMail();
       add('mbsync', mbsync(conf));
@@ -122,7 +124,7 @@ try {
     }
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       if (SCENARIO === 'a') store = await freshStore();
-      else newMail();
+      else if (SCENARIO === 'c') newMail();
       add(v.label, measure({ mode: 'mailhelper', ...store }, v));
     }
     if (SCENARIO === 'c') mbsync(conf); // mbsync catches up, unmeasured
@@ -139,10 +141,18 @@ try {
     '',
     'variant                        | median ms | mean ms | × baseline | cpu: process, main thread, machine (median core-ms) | runs',
   ];
+  // Paired within rounds (the same minute of a machine whose speed drifts): each variant against the first.
+  const first = times.get(variants[0].label)!;
+  const paired = (label: string) => {
+    const xs = times.get(label)!;
+    if (label === variants[0].label || label === baseline || xs.length !== first.length) return '';
+    const diffs = xs.map((x, i) => x - first[i]);
+    return `  (vs first variant: faster in ${diffs.filter((x) => x < 0).length}/${xs.length} rounds, median difference ${median(diffs).toFixed(1)} ms)`;
+  };
   for (const [label, xs] of times) {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     lines.push(
-      `${label.padEnd(30)} | ${median(xs).toFixed(0).padStart(9)} | ${mean.toFixed(0).padStart(7)} | ${(median(xs) / base).toFixed(2).padStart(10)} | ${cpuOf(label)} | ${xs.map((x) => x.toFixed(0)).join(' ')}`,
+      `${label.padEnd(30)} | ${median(xs).toFixed(0).padStart(9)} | ${mean.toFixed(0).padStart(7)} | ${(median(xs) / base).toFixed(2).padStart(10)} | ${cpuOf(label)} | ${xs.map((x) => x.toFixed(0)).join(' ')}${paired(label)}`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
