@@ -1,6 +1,6 @@
 // What the sync benchmarks share: a measured run of bench/sync-run.mjs in a fresh process, the store
 // setup before it, and the page-cache settling every measured run starts with.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,45 @@ export function syncRun(
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
   return { ...out, machineCpuMs: machineBusyMs() - busy0 };
+}
+
+/**
+ * Measured runs in a process that syncs once first (sync-run.mjs, mode mailhelper-warm: a running
+ * worker): `ready` gives a no-change sync's sample after that sync, `go()` the sample of the sync it
+ * then runs. With the deployed Node flags, and a variant's own as in syncRun.
+ */
+export function warmChild(
+  args: Record<string, unknown>,
+  extra: { flags?: string[]; env?: Record<string, string> } = {},
+): { ready: Promise<Sample>; go(): Promise<Sample> } {
+  const p = spawn(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...extra.env },
+  });
+  let out = '';
+  let onLine: (line: string) => void = () => {};
+  p.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      onLine(out.slice(0, nl));
+      out = out.slice(nl + 1);
+    }
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      onLine = resolve;
+      p.once('close', (code) => reject(new Error(`warm bench run exited with ${code}`)));
+    });
+  const ready = next().then((line) => JSON.parse(line) as Sample);
+  return {
+    ready,
+    go: async () => {
+      settle();
+      const line = next();
+      p.stdin.write('go\n');
+      return JSON.parse(await line) as Sample;
+    },
+  };
 }
 
 /** CPU time the whole machine has spent busy (all cores, every process), from /proc/stat. */

@@ -6,8 +6,8 @@
 //                dist=/path/to/other/dist (another build; its tree needs node_modules and the same
 //                schema). Default: the deployed flags alone. Example: "X=1|--always-sparkplug".
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
-//                baseline; b: the same with nothing new; a: an initial sync into a new store, the raw
-//                ImapFlow fetch as the baseline.
+//                baseline; b: the same with nothing new; c-warm: (c) in a process that has synced before
+//                (a running worker); a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
 //   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
 //   AB_TIMELINE  1: after each Mail Helper run, the ms at which it reached each phase and folder.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,15 +16,15 @@ import { join } from 'node:path';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
-import { benchDir, median, setupStore, syncRun, type Sample } from './harness.js';
+import { benchDir, median, setupStore, syncRun, warmChild, type Sample } from './harness.js';
 import { mbsync, mbsyncConfig } from './mbsync.js';
 
 const SCENARIO = process.env.AB_SCENARIO ?? 'c';
 const KIND = process.env.AB_STORE ?? 'sqlite';
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
-if (!['a', 'b', 'c'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
-  process.stderr.write('AB_SCENARIO must be a, b or c, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
+if (!['a', 'b', 'c', 'c-warm'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
+  process.stderr.write('AB_SCENARIO must be a, b, c or c-warm, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
   process.exit(2);
 }
 
@@ -124,10 +124,16 @@ try {
     }
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       if (SCENARIO === 'a') store = await freshStore();
-      else if (SCENARIO === 'c') newMail();
-      add(v.label, measure({ mode: 'mailhelper', ...store }, v));
+      else if (SCENARIO !== 'b') newMail();
+      if (SCENARIO === 'c-warm') {
+        // Its first sync fetches that mail, then a no-change sync; the measured one follows new mail.
+        const run = warmChild({ ...target, mode: 'mailhelper-warm', ...store }, { flags: v.flags, env: v.env });
+        await run.ready;
+        newMail();
+        add(v.label, await run.go());
+      } else add(v.label, measure({ mode: 'mailhelper', ...store }, v));
     }
-    if (SCENARIO === 'c') mbsync(conf); // mbsync catches up, unmeasured
+    if (SCENARIO.startsWith('c')) mbsync(conf); // mbsync catches up, unmeasured
   }
   const base = median(times.get(baseline)!);
   const cpuOf = (label: string) => {

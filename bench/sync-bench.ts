@@ -4,14 +4,14 @@
 // Median of BENCH_RUNS (default 3) runs each; BENCH_MESSAGES (default 10000) scales the mailbox.
 // Each Mail Helper / floor run is a fresh plain-Node process on dist/ (npm run build first), so its
 // peak RSS is its own and carries no TypeScript loader.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
 import { MailboxWriter } from './mailbox.js';
-import { benchDir as here, median, settle, setupStore, syncRun, type Sample } from './harness.js';
+import { benchDir as here, median, setupStore, syncRun, warmChild, type Sample } from './harness.js';
 import { mbsync, mbsyncConfig as mbsyncConfigFor } from './mbsync.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -49,40 +49,6 @@ process.stderr.write(`mailbox: ${MESSAGES} messages, ${(bytes / 1e6).toFixed(1)}
 
 const target = { host: d.host, port: d.port, user: USER, pw: PW };
 const child = (args: Record<string, unknown>) => syncRun({ ...target, ...args });
-
-/**
- * Measured runs in a process that syncs once first: `ready` gives a no-change sync's sample after that
- * sync, `go()` the sample of the sync it then runs.
- */
-function warmChild(args: Record<string, unknown>): { ready: Promise<Sample>; go(): Promise<Sample> } {
-  const p = spawn(process.execPath, [join(here, 'sync-run.mjs'), JSON.stringify({ ...target, ...args })], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let out = '';
-  let onLine: (line: string) => void = () => {};
-  p.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
-      onLine(out.slice(0, nl));
-      out = out.slice(nl + 1);
-    }
-  });
-  const next = () =>
-    new Promise<string>((resolve, reject) => {
-      onLine = resolve;
-      p.once('close', (code) => reject(new Error(`warm bench run exited with ${code}`)));
-    });
-  const ready = next().then((line) => JSON.parse(line) as Sample);
-  return {
-    ready,
-    go: async () => {
-      settle();
-      const line = next();
-      p.stdin.write('go\n');
-      return JSON.parse(await line) as Sample;
-    },
-  };
-}
 
 const setup = (args: Record<string, unknown>) => setupStore({ ...target, ...args });
 
@@ -160,7 +126,7 @@ try {
     const warm = [];
     // One at a time: each child's first syncs run alone, like every measured run.
     for (const kind of kinds) {
-      const run = warmChild({ mode: 'mailhelper-warm', ...last[kind] });
+      const run = warmChild({ ...target, mode: 'mailhelper-warm', ...last[kind] });
       add(`mh-${kind}`, 'b-warm', await run.ready);
       warm.push({ kind, run });
     }
