@@ -8,13 +8,18 @@ import { fileURLToPath } from 'node:url';
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 
 /**
- * Node's flags as deployed, read from the mail-helper command's first line (npm start, deploy/systemd and
- * deploy/Dockerfile pass the same; the deploy-files test holds them equal).
+ * Node's flags and environment as deployed, read from the mail-helper command's first line
+ * (`#!/usr/bin/env -S NAME=value node --flags`; npm start, deploy/systemd and deploy/Dockerfile pass the
+ * same, the deploy-files test holds them equal).
  */
-export const NODE_FLAGS = readFileSync(join(benchDir, '../src/cli/main.ts'), 'utf8')
+const SHEBANG = readFileSync(join(benchDir, '../src/cli/main.ts'), 'utf8')
   .split('\n')[0]
-  .replace(/^#!.*?\bnode /, '')
+  .replace(/^#!\S*env -S /, '')
   .split(' ');
+export const NODE_FLAGS = SHEBANG.slice(SHEBANG.indexOf('node') + 1);
+export const NODE_ENV: Record<string, string> = Object.fromEntries(
+  SHEBANG.slice(0, SHEBANG.indexOf('node')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 
 export interface Sample {
   ms: number;
@@ -46,7 +51,7 @@ export function syncRun(
   const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
-    env: { ...process.env, ...extra.env },
+    env: { ...process.env, ...NODE_ENV, ...extra.env },
   });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
@@ -64,7 +69,7 @@ export function warmChild(
 ): { ready: Promise<Sample>; go(): Promise<Sample> } {
   const p = spawn(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...extra.env },
+    env: { ...process.env, ...NODE_ENV, ...extra.env },
   });
   let out = '';
   let onLine: (line: string) => void = () => {};

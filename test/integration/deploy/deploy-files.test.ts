@@ -60,16 +60,22 @@ describe('deploy files', () => {
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
   });
 
-  it('every way of starting the app runs Node with the same production flags, the installed command too', () => {
+  it('every way of starting the app runs Node with the same production flags and environment, the installed command too', () => {
     const flags = '--max-semi-space-size=8 --no-use-osr --single-threaded-gc --max-inlined-bytecode-size-cumulative=150';
+    const env = 'MALLOC_ARENA_MAX=2';
     const main = new URL('../../../dist/cli/main.js', import.meta.url).pathname;
-    expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
-    for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service'])
-      expect(readFileSync(deploy(`systemd/${unit}`), 'utf8')).toMatch(new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'));
+    expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S ${env} node ${flags}`);
+    for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service']) {
+      const text = readFileSync(deploy(`systemd/${unit}`), 'utf8');
+      expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/node ${flags} `, 'm'));
+      expect(text).toMatch(new RegExp(`^Environment=${env}$`, 'm'));
+    }
+    const dockerfile = readFileSync(deploy('Dockerfile'), 'utf8');
     const entrypoint = ['node', ...flags.split(' '), 'dist/cli/main.js'].map((w) => `"${w}"`).join(', ');
-    expect(readFileSync(deploy('Dockerfile'), 'utf8')).toContain(`ENTRYPOINT [${entrypoint}]`);
+    expect(dockerfile).toContain(`ENTRYPOINT [${entrypoint}]`);
+    expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${env}\\b`, 'm'));
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-    expect(pkg.scripts.start).toContain(`node ${flags} dist/cli/main.js`);
+    expect(pkg.scripts.start).toContain(`${env} node ${flags} dist/cli/main.js`);
     // The kernel runs the file through its first line, as npm's bin link does.
     chmodSync(main, 0o755);
     const r = spawnSync(main, ['--version'], { encoding: 'utf8' });
