@@ -174,9 +174,11 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
         if (r.vanishedFolders.has(w.id)) continue;
         await passB(r, w, bodies, at);
       }
+      await r.writesDone();
       await bodies?.writer.drain();
       r.unsettledIds.clear(); // every location the parse thread wrote is in the store now
     } finally {
+      await r.writesDone().catch(() => {}); // a failed run leaves none running behind it
       await bodies?.writer.settle();
     }
     const fetchedAlong = r.stats.fetched;

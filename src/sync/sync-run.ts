@@ -38,6 +38,9 @@ export class SyncRun {
    */
   readonly unsettledIds = new Set<string>();
   private vanishedSink: number[] | null = null;
+  /** Store writes running beside the run's next steps (see alongside); the first error is kept. */
+  private readonly writes: Promise<void>[] = [];
+  private writeError: unknown = null;
 
   constructor(
     readonly client: ImapFlow,
@@ -57,6 +60,21 @@ export class SyncRun {
     } catch {
       // A failing progress consumer must not fail the sync.
     }
+  }
+
+  /** Lets a store write run while the run goes on; writesDone() waits for it and reports its failure. */
+  alongside(write: Promise<void>): void {
+    this.writes.push(
+      write.catch((err: unknown) => {
+        this.writeError ??= err;
+      }),
+    );
+  }
+
+  /** Waits for the writes started with alongside(); throws the first one's error. */
+  async writesDone(): Promise<void> {
+    while (this.writes.length > 0) await Promise.all(this.writes.splice(0));
+    if (this.writeError !== null) throw this.writeError;
   }
 
   throwIfAborted(): void {
