@@ -67,7 +67,7 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
   });
 
   it('non-ASCII folder names and encoded headers and bodies come through decoded', async () => {
-    const { user, acc, exact, list } = await setup();
+    const { user, pw, acc, exact, list } = await setup();
     const folder = 'Entwürfe/日本語 & Co';
     const raw = [
       `From: =?UTF-8?B?${b64('Jürgen Müller')}?= <jm@example.org>`,
@@ -92,6 +92,12 @@ describe.each(await storeKinds())('sync engine: content and filters on %s', (kin
     const detail = await getMessage(ts.store.db, acc.dek, acc.userId, page.rows[0].id);
     expect(detail?.text?.trim()).toBe('Schöne Grüße');
     expect((await syncAccount(acc.input())).fetched).toBe(0);
+    await exact(['INBOX', folder]);
+    // A flag change and new mail there: EXAMINE (QRESYNC) reports the change under the folder's decoded name.
+    await onServer(d, user, pw, folder, (c) => c.messageFlagsAdd('1', ['\\Flagged'], { uid: true }));
+    d.writeMessage(user, folder, rawMessage({ subject: 'second' }));
+    const again = await syncAccount(acc.input());
+    expect([again.fetched, again.flagChanges]).toEqual([1, 1]);
     await exact(['INBOX', folder]);
   });
 
