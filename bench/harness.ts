@@ -21,6 +21,16 @@ export const NODE_ENV: Record<string, string> = Object.fromEntries(
   SHEBANG.slice(0, SHEBANG.indexOf('node')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
+type RunExtra = { flags?: string[]; env?: Record<string, string> };
+/** sync-run.mjs under the deployed flags and environment, plus a variant's own. */
+const runArgv = (args: Record<string, unknown>, extra: RunExtra) => [
+  ...NODE_FLAGS,
+  ...(extra.flags ?? []),
+  join(benchDir, 'sync-run.mjs'),
+  JSON.stringify(args),
+];
+const runEnv = (extra: RunExtra) => ({ ...process.env, ...NODE_ENV, ...extra.env });
+
 export interface Sample {
   ms: number;
   rssMb: number;
@@ -42,17 +52,10 @@ export function settle(): void {
 }
 
 /** One run of sync-run.mjs (its JSON line) in a fresh plain-Node process, with extra Node flags and environment. */
-export function syncRun(
-  args: Record<string, unknown>,
-  extra: { flags?: string[]; env?: Record<string, string> } = {},
-): Sample & Record<string, number | Sample['timeline']> {
+export function syncRun(args: Record<string, unknown>, extra: RunExtra = {}): Sample & Record<string, number | Sample['timeline']> {
   settle();
   const busy0 = machineBusyMs();
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-    env: { ...process.env, ...NODE_ENV, ...extra.env },
-  });
+  const r = spawnSync(process.execPath, runArgv(args, extra), { encoding: 'utf8', maxBuffer: 1 << 20, env: runEnv(extra) });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
   return { ...out, machineCpuMs: machineBusyMs() - busy0 };
@@ -63,14 +66,8 @@ export function syncRun(
  * worker): `ready` gives a no-change sync's sample after that sync, `go()` the sample of the sync it
  * then runs. With the deployed Node flags, and a variant's own as in syncRun.
  */
-export function warmChild(
-  args: Record<string, unknown>,
-  extra: { flags?: string[]; env?: Record<string, string> } = {},
-): { ready: Promise<Sample>; go(): Promise<Sample> } {
-  const p = spawn(process.execPath, [...NODE_FLAGS, ...(extra.flags ?? []), join(benchDir, 'sync-run.mjs'), JSON.stringify(args)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...NODE_ENV, ...extra.env },
-  });
+export function warmChild(args: Record<string, unknown>, extra: RunExtra = {}): { ready: Promise<Sample>; go(): Promise<Sample> } {
+  const p = spawn(process.execPath, runArgv(args, extra), { stdio: ['pipe', 'pipe', 'inherit'], env: runEnv(extra) });
   let out = '';
   let onLine: (line: string) => void = () => {};
   p.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -211,7 +211,9 @@ let shared: ParserPool | null = null;
 
 /**
  * The process-wide pool, created on first use: a long-running worker process pays the thread
- * start-up once, not per sync. Returns null where worker threads cannot start (then parse in-thread).
+ * start-up once, not per sync. Called ahead of a sync (`mail-helper sync --direct`), it starts the
+ * threads so that the sync finds them running. Returns null where worker threads cannot start (then
+ * parse in-thread).
  */
 export function sharedParserPool(): ParserPool | null {
   if (shared) return shared;
@@ -236,12 +238,4 @@ export const THREADS_FROM = 500;
  */
 export function parserPoolFor(count: number): ParserPool | null {
   return count >= THREADS_FROM ? sharedParserPool() : shared?.running ? shared : null;
-}
-
-/**
- * For a process that runs syncs (a queue worker, `mail-helper sync --direct`): starts the parse threads
- * now, while it starts up or waits for work, so that its syncs find them running.
- */
-export function startParseThreads(): void {
-  sharedParserPool();
 }

@@ -131,8 +131,8 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
   try {
     const box = boxState(run.client);
     // Only an EXAMINE sent now with QRESYNC that the server honoured (same UIDVALIDITY, modseqs kept) counts.
-    const opened = run.client.mailbox !== before ? (run.client.mailbox as { qresync?: boolean } | false) : false;
-    const reported = early && opened && opened.qresync === true ? early : null;
+    const honoured = run.client.mailbox !== before && (run.client.mailbox as { qresync?: boolean }).qresync === true;
+    const reported = honoured ? early : null;
     if (box.uidValidity !== w.stored?.uidvalidity) {
       // UIDVALIDITY changed under us: every UID we know is void; rescan.
       await run.store.resetFolder(w.id);
@@ -144,18 +144,13 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
       const range = `1:${action.knownUpTo}`;
       let changed: { uid: number; flags: string }[] = [];
       let vanished: number[] = [];
-      // The server named the changed messages (all of them, with their flags): compare only those.
-      const named = reported !== null || (action.changedSince !== null && run.client.enabled.has('CONDSTORE'));
+      const changedSince = run.client.enabled.has('CONDSTORE') ? action.changedSince : null;
       if (reported) {
         changed = [...reported.flags].filter(([uid]) => uid <= action.knownUpTo).map(([uid, flags]) => ({ uid, flags }));
         vanished = reported.vanished.filter((u) => u <= action.knownUpTo);
-      } else if (action.changedSince !== null && run.client.enabled.has('CONDSTORE')) {
+      } else if (changedSince !== null) {
         const seen = run.collectVanished();
-        for await (const m of run.client.fetch(
-          range,
-          { uid: true, flags: true },
-          { uid: true, changedSince: BigInt(action.changedSince) },
-        )) {
+        for await (const m of run.client.fetch(range, { uid: true, flags: true }, { uid: true, changedSince: BigInt(changedSince) })) {
           if (m.uid <= action.knownUpTo) changed.push({ uid: m.uid, flags: flagsText(m.flags) });
         }
         vanished = seen.stop().filter((u) => u <= action.knownUpTo);
@@ -168,8 +163,9 @@ export async function passA(run: SyncRun, w: FolderWork): Promise<boolean> {
         changed = diff.changed;
         vanished = diff.vanished;
       }
-      if (named) {
-        // Only the reported UIDs' stored flags are read: the cost follows the changes, not the folder size.
+      if (reported || changedSince !== null) {
+        // The server named the changed messages, with their flags: only their stored flags are read
+        // (the cost follows the changes, not the folder size).
         const known = await run.store.flagsOf(
           w.id,
           changed.map((c) => c.uid),
@@ -250,7 +246,7 @@ export async function passB(
       locationsInFlight = await readWithBodies(run, w, { from, to: box.uidNext - 1 }, bodies, at);
     } else if (bodies && uids && uids.length <= bodies.budget) {
       locationsInFlight = await readWithBodies(run, w, uids, bodies, at);
-    } else if (box.exists > 0 && box.uidNext > w.newFrom) {
+    } else if (span > 0) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
       let inserted: ServerMessageRow[] | null = bodies ? [] : null;
@@ -356,14 +352,16 @@ async function readWithBodies(
   bodies: BodiesAlong,
   at: { folderIndex: number; folderCount: number },
 ): Promise<boolean> {
-  const sets = Array.isArray(newUids)
-    ? chunks(
-        [...newUids].sort((a, b) => b - a),
-        BODY_FETCH_BATCH,
-      ).map(uidSet)
-    : [`${newUids.from}:${newUids.to}`];
   // A range is counted at its span: an upper bound, corrected below once the answer is in.
-  const expected = Array.isArray(newUids) ? newUids.length : newUids.to - newUids.from + 1;
+  const [sets, expected] = Array.isArray(newUids)
+    ? [
+        chunks(
+          [...newUids].sort((a, b) => b - a),
+          BODY_FETCH_BATCH,
+        ).map(uidSet),
+        newUids.length,
+      ]
+    : [[`${newUids.from}:${newUids.to}`], newUids.to - newUids.from + 1];
   bodies.budget -= expected;
   let read = 0;
   reportFetch(run, bodies.writer, w, at, expected);

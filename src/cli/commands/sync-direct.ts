@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { decryptText, DecryptError } from '../../crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../crypto/keys.js';
 import { syncAccount } from '../../sync/engine.js';
-import { startParseThreads } from '../../sync/parser-pool.js';
+import { sharedParserPool } from '../../sync/parser-pool.js';
 import { accountSettings } from '../../sync/account-settings.js';
 import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
 import { SyncError } from '../../sync/errors.js';
@@ -79,8 +79,8 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
     throw new UsageError(
       `The credentials of account "${account.name}" must be entered again (the user's key was reset); edit the account in the web UI.`,
     );
-  // They start while the key is unlocked (argon2, or a person typing the password).
-  startParseThreads();
+  // The parse threads start while the key is unlocked (argon2, or a person typing the password).
+  sharedParserPool();
   const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
   let credentials: { username: string; password: string };
   try {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { parserPoolFor, sharedParserPool, startParseThreads, THREADS_FROM } from '../../../src/sync/parser-pool.js';
+import { parserPoolFor, sharedParserPool, THREADS_FROM } from '../../../src/sync/parser-pool.js';
 
 describe('the shared parse threads', () => {
   afterAll(async () => {
@@ -8,8 +8,7 @@ describe('the shared parse threads', () => {
 
   it('are taken by a small run only once running; a big run takes them while they start', async () => {
     expect(parserPoolFor(10)).toBeNull(); // none started: a small run does not start them
-    startParseThreads();
-    const pool = sharedParserPool();
+    const pool = sharedParserPool(); // started ahead of a sync, as sync --direct does
     expect(pool).not.toBeNull();
     // Still loading their code (the test loads it through tsx: far longer than these lines take).
     expect(pool!.running).toBe(false);
