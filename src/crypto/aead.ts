@@ -36,14 +36,32 @@ function freshNonce(): Buffer {
   return nonce;
 }
 
-export function encrypt(key: Buffer, plaintext: Buffer | string, aad?: string): Buffer {
+/**
+ * The envelope in two pieces, [version][nonce][tag] and the ciphertext, whose concatenation is what
+ * encrypt() returns: a writer that takes pieces (the pack files' writev) spares copying a large
+ * message's ciphertext once more only to join them.
+ */
+export function encryptPieces(key: Buffer, plaintext: Buffer | string, aad?: string): [Buffer, Buffer] {
   if (key.length !== 32) throw new Error('encryption key must be 32 bytes');
   const nonce = freshNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   if (aad) cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
-  const tail = cipher.final(); // empty for GCM, which is a stream mode
-  return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body, tail]);
+  cipher.final(); // GCM is a stream mode: final() adds no bytes, it computes the tag
+  const head = Buffer.allocUnsafe(HEADER_LEN);
+  head[0] = VERSION;
+  nonce.copy(head, 1);
+  cipher.getAuthTag().copy(head, 1 + NONCE_LEN);
+  return [head, body];
+}
+
+export function encrypt(key: Buffer, plaintext: Buffer | string, aad?: string): Buffer {
+  return Buffer.concat(encryptPieces(key, plaintext, aad));
+}
+
+/** An envelope from its pieces, copied only if there are several. */
+export function joinPieces(pieces: readonly Buffer[]): Buffer {
+  return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
 }
 
 export function decrypt(key: Buffer, envelope: Buffer, aad?: string, what?: string): Buffer {

@@ -55,12 +55,19 @@ export class PackWriter {
 
   constructor(private readonly dir: string) {}
 
-  /** Appends the blobs to the account's pack and syncs them to disk, on libuv's threads (the thread's event loop goes on meanwhile); returns each one's raw_ref. */
-  async append(accountId: number, blobs: Buffer[]): Promise<string[]> {
-    const r = this.reserve(accountId, blobs);
+  /**
+   * Appends the blobs (each a buffer or its pieces, written one after another) to the account's pack
+   * and syncs them to disk, on libuv's threads (the thread's event loop goes on meanwhile); returns
+   * each one's raw_ref.
+   */
+  async append(accountId: number, blobs: (Buffer | readonly Buffer[])[]): Promise<string[]> {
+    const r = this.reserve(
+      accountId,
+      blobs.map((b) => (Buffer.isBuffer(b) ? b.length : b.reduce((n, piece) => n + piece.length, 0))),
+    );
     let ok = false;
     try {
-      for (let left = blobs; left.length > 0;)
+      for (let left = blobs.flat(); left.length > 0;)
         left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
       await fdatasyncAsync(r.fd);
       ok = true;
@@ -71,11 +78,11 @@ export class PackWriter {
   }
 
   /** Takes the blobs' range of the account's pack at once, so that appends to one pack may overlap. */
-  private reserve(accountId: number, blobs: Buffer[]) {
+  private reserve(accountId: number, lengths: number[]) {
     const pack = this.packFor(accountId);
-    const refs = blobs.map((b) => {
-      const ref = `${pack.name}:${pack.size}:${b.length}`;
-      pack.size += b.length;
+    const refs = lengths.map((length) => {
+      const ref = `${pack.name}:${pack.size}:${length}`;
+      pack.size += length;
       return ref;
     });
     pack.writing++;

@@ -299,8 +299,7 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
     const s = sealed[i];
     if (s.parseError) run.stats.parseProblems++;
     run.stats.bytesFetched += s.size;
-    const row = messageRow(messageBase(run, p), s, now);
-    return rawRefs ? { ...row, raw_enc: null, raw_ref: rawRefs[i] } : row;
+    return messageRow(messageBase(run, p), s, now, rawRefs?.[i] ?? null);
   });
   // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
   // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient

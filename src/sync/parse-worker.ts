@@ -2,6 +2,7 @@
 // concatenating Blob — and, for a message to store, sealing it with the DEK, so that the sync's
 // main thread is left with reading IMAP and writing SQL. The Blob patch stays inside this thread.
 import { parentPort } from 'node:worker_threads';
+import { joinPieces } from '../crypto/aead.js';
 import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
@@ -72,8 +73,9 @@ if (parentPort) {
         // A message to seal needs no text, HTML or attachment bytes: the store keeps the raw source and the fields.
         const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: m.stableIds[i] });
         const metaEnc = ownBuffer(s.metaEnc);
-        const rawEnc = ownBuffer(s.rawEnc);
-        transfer.push(metaEnc.buffer as ArrayBuffer, rawEnc.buffer as ArrayBuffer);
+        // Joined here: what comes back is written into a row (PostgreSQL), by the thread that has more to do.
+        const rawEnc = [ownBuffer(joinPieces(s.rawEnc))];
+        transfer.push(metaEnc.buffer as ArrayBuffer, rawEnc[0].buffer as ArrayBuffer);
         sealed.push({ sealed: { ...s, metaEnc, rawEnc } as SealedMessage });
       } catch (err) {
         sealed.push({ error: String((err as Error)?.message ?? err) });

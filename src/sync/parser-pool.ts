@@ -146,7 +146,7 @@ export class ParserPool {
     if (!r.sealed) return new ParserUnavailable(`parse thread failed: ${r.error ?? 'no result'}`);
     return r.sealed.map((o) =>
       'sealed' in o
-        ? { ...o.sealed, metaEnc: asBuffer(o.sealed.metaEnc), rawEnc: asBuffer(o.sealed.rawEnc) }
+        ? { ...o.sealed, metaEnc: asBuffer(o.sealed.metaEnc), rawEnc: o.sealed.rawEnc.map(asBuffer) }
         : new ParserUnavailable(`parse thread failed: ${o.error}`),
     );
   }

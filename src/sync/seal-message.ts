@@ -3,7 +3,7 @@
 // apart: the read model derives them from the raw source (src/messages/message-content.ts), which halves
 // what an initial sync encrypts and writes (the decoded copies were ~0.9× the mailbox again).
 // Pure and synchronous, so it runs in a parse thread (parse-worker.ts) or in the caller's.
-import { encrypt, encryptJson } from '../crypto/aead.js';
+import { encryptJson, encryptPieces, joinPieces } from '../crypto/aead.js';
 import { metaAad, rawAad } from '../messages/message-format.js';
 import type { EmailFields, ParseOptions } from '../mime/parse-fast.js';
 import type { MessagesTable } from '../store/schema.js';
@@ -26,7 +26,8 @@ export interface SealedMessage {
   parseError: string | null;
   hasSkippedAttachments: boolean;
   metaEnc: Buffer;
-  rawEnc: Buffer;
+  /** The sealed raw source in pieces (aead.ts encryptPieces): a pack file takes them as they are, a row joined. */
+  rawEnc: Buffer[];
 }
 
 export function sealMessage(raw: Buffer, parsed: EmailFields | Error, c: SealContext): SealedMessage {
@@ -37,7 +38,7 @@ export function sealMessage(raw: Buffer, parsed: EmailFields | Error, c: SealCon
     parseError: m.parseError,
     hasSkippedAttachments: m.attachments.some((a) => a.meta.tooLarge),
     metaEnc: encryptJson(c.dek, m.meta, metaAad(c.accountId, c.stableId)),
-    rawEnc: encrypt(c.dek, raw, rawAad(c.accountId, c.stableId)),
+    rawEnc: encryptPieces(c.dek, raw, rawAad(c.accountId, c.stableId)),
   };
 }
 
@@ -52,8 +53,11 @@ export interface MessageBase {
   internal_date: number | null;
 }
 
-/** The messages row of a sealed message: one definition for both writers (fetch-step.ts, thread-store.ts). */
-export function messageRow(b: MessageBase, s: SealedMessage, now: number): Insertable<MessagesTable> {
+/**
+ * The messages row of a sealed message: one definition for both writers (fetch-step.ts, thread-store.ts).
+ * With `rawRef` the sealed source is in a pack file (src/store/blob-packs.ts) and the row names it.
+ */
+export function messageRow(b: MessageBase, s: SealedMessage, now: number, rawRef: string | null = null): Insertable<MessagesTable> {
   return {
     user_id: b.user_id,
     account_id: b.account_id,
@@ -65,7 +69,8 @@ export function messageRow(b: MessageBase, s: SealedMessage, now: number): Inser
     size: s.size,
     meta_enc: s.metaEnc,
     body_enc: null,
-    raw_enc: s.rawEnc,
+    raw_enc: rawRef === null ? joinPieces(s.rawEnc) : null,
+    raw_ref: rawRef,
     parse_error: s.parseError,
     has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,
     deleted_at: null,

@@ -76,8 +76,8 @@ function connect(t: ThreadStoreTarget): Connection {
     const n = { locations: 0, messages: 0 };
     for (const r of server) n.locations += insertLocation.run(r).changes;
     messages.forEach(([b, s], i) => {
-      const { raw_enc: _inPack, ...row } = messageRow(b, s, now);
-      n.messages += insertMessage.run({ ...row, raw_ref: rawRefs[i] }).changes;
+      const { raw_enc: _inPack, ...row } = messageRow(b, s, now, rawRefs[i]);
+      n.messages += insertMessage.run(row).changes;
     });
     return n;
   });

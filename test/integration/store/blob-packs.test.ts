@@ -34,8 +34,14 @@ describe('pack files on SQLite', () => {
     const blobs = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(300_000, 7), Buffer.from('last')];
     const refs = [...(await w.append(a.account.id, blobs.slice(0, 2))), ...(await w.append(a.account.id, blobs.slice(2)))];
     const other = await w.append(b.account.id, [Buffer.from('elsewhere')]);
+    // A blob in pieces (a sealed source's head and ciphertext) is one blob: one reference to their bytes in order.
+    const pieces = [Buffer.from('head-'), Buffer.alloc(70_000, 3), Buffer.from('-tail')];
+    const pieced = await w.append(a.account.id, [Buffer.from('before'), pieces, [], Buffer.from('after')]);
     w.close();
     for (const [i, ref] of refs.entries()) expect(await readPacked(dir, a.account.id, ref)).toEqual(blobs[i]);
+    expect((await Promise.all(pieced.map((ref) => readPacked(dir, a.account.id, ref)))).map((x) => x.length)).toEqual([6, 70_010, 0, 5]);
+    expect(await readPacked(dir, a.account.id, pieced[1])).toEqual(Buffer.concat(pieces));
+    expect((await readPacked(dir, a.account.id, pieced[3])).toString()).toBe('after');
     expect((await readPacked(dir, b.account.id, other[0])).toString()).toBe('elsewhere');
     // A reference names a file of its own account only.
     await expect(readPacked(dir, b.account.id, refs[0])).rejects.toThrow(/is missing/);

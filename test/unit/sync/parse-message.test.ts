@@ -4,7 +4,7 @@ import { ParserPool } from '../../../src/sync/parser-pool.js';
 import { fromParseResult } from '../../../src/sync/parse-message.js';
 import { parseEmail } from '../../../src/mime/parse-email.js';
 import { sealMessage, type SealedMessage } from '../../../src/sync/seal-message.js';
-import { decrypt, decryptJson, newKey } from '../../../src/crypto/aead.js';
+import { decrypt, decryptJson, joinPieces, newKey } from '../../../src/crypto/aead.js';
 import { metaAad, rawAad } from '../../../src/messages/message-format.js';
 import { messageContent } from '../../../src/messages/message-content.js';
 import { varietyCorpus } from '../../fixtures/mime-variety.js';
@@ -53,7 +53,7 @@ describe('MIME parsing', () => {
       parseError: s.parseError,
       skipped: s.hasSkippedAttachments,
       meta: decryptJson(dek, s.metaEnc, metaAad(7, 'sid-1')),
-      raw: decrypt(dek, s.rawEnc, rawAad(7, 'sid-1')),
+      raw: decrypt(dek, joinPieces(s.rawEnc), rawAad(7, 'sid-1')),
     });
     const here = open(sealMessage(simple, await parseEmail(simple), ctx));
     expect(here.raw.equals(simple)).toBe(true);
@@ -78,7 +78,7 @@ describe('MIME parsing', () => {
       expect(open(batch[0] as SealedMessage)).toEqual(here);
       const second = batch[1] as SealedMessage;
       expect(second.parseError).toMatch(/no header fields/);
-      expect(decrypt(dek, second.rawEnc, rawAad(7, 'sid-2')).equals(broken)).toBe(true);
+      expect(decrypt(dek, joinPieces(second.rawEnc), rawAad(7, 'sid-2')).equals(broken)).toBe(true);
     } finally {
       await pool.close();
     }
