@@ -240,12 +240,14 @@ export async function passB(
     // SEARCH first: the server answers for the UIDs that exist (expunged ones are left out).
     const asRange = bodies?.instead && span > 0 && span <= BODY_FETCH_BATCH && span <= bodies.budget;
     const uids = span > 0 && bodies?.instead && !asRange ? (await run.searchUids(`${from}:*`)).filter((u) => u >= from) : null;
-    // Where the parse thread writes the new locations, they may still be on their way to the store.
+    // Locations read with their bodies may still be on their way to the store (the writer inserts them).
     let locationsInFlight = false;
     if (bodies && asRange) {
-      locationsInFlight = await readWithBodies(run, w, { from, to: box.uidNext - 1 }, bodies, at);
+      await readWithBodies(run, w, { from, to: box.uidNext - 1 }, bodies, at);
+      locationsInFlight = true;
     } else if (bodies && uids && uids.length <= bodies.budget) {
-      locationsInFlight = await readWithBodies(run, w, uids, bodies, at);
+      await readWithBodies(run, w, uids, bodies, at);
+      locationsInFlight = true;
     } else if (span > 0) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
@@ -277,13 +279,13 @@ export async function passB(
       highestmodseq: run.condstore ? (applied ?? box.highestModseq) : null,
       lastSyncedAt: Date.now(),
     };
-    // The folder's UIDNEXT is saved only once its locations are in the store. Queued behind their
-    // batches rather than waited for, so the next folder is read meanwhile (a cold 100-message sync
-    // waited ~10-50 ms per folder here); a failed batch leaves the state unsaved for the rerun.
-    // Locations stored already: saved alongside the next folder's reads too (on PostgreSQL, beside the
-    // messages' inserts, the update waited 0.5-10 ms), the run waits for it before step 1 ends.
-    if (locationsInFlight && bodies) bodies.writer.afterStored(() => run.store.saveFolderState(w.id, state));
-    else run.alongside(run.store.saveFolderState(w.id, state));
+    // The folder's UIDNEXT is saved only once its locations are in the store: behind the writer's
+    // inserts of them where they are in flight, and in either case alongside the next folder's reads
+    // rather than waited for (a cold 100-message sync waited ~10-50 ms per folder here; on PostgreSQL,
+    // beside the messages' inserts, the update itself 0.5-10 ms). The run waits for it before step 1
+    // ends; a failed insert of the locations leaves the state unsaved for the rerun.
+    const save = () => run.store.saveFolderState(w.id, state);
+    run.alongside(locationsInFlight && bodies ? bodies.writer.afterLocations(save) : save());
     return true;
   } finally {
     lock.release();
@@ -342,8 +344,8 @@ async function fetchNewContent(
 
 /**
  * Pass B with bodies: new UIDs (found by SEARCH, newest first; or a UID range read in one FETCH), each
- * body read once, mirrored, then handed to the writer. Takes what it reads from the budget.
- * True when the parse thread writes the new locations (they may not be stored yet on return).
+ * body read once, mirrored, then handed to the writer with its new location. Takes what it reads from
+ * the budget. On return the writer may still be storing the locations (see BatchWriter.submit).
  */
 async function readWithBodies(
   run: SyncRun,
@@ -351,7 +353,7 @@ async function readWithBodies(
   newUids: number[] | { from: number; to: number },
   bodies: BodiesAlong,
   at: { folderIndex: number; folderCount: number },
-): Promise<boolean> {
+): Promise<void> {
   // A range is counted at its span: an upper bound, corrected below once the answer is in.
   const [sets, expected] = Array.isArray(newUids)
     ? [
@@ -369,18 +371,17 @@ async function readWithBodies(
   let bases: string[] = [];
   let got: Fetched[] = [];
   let bytes = 0;
-  // Where the parse thread writes, it writes the new server locations with their messages.
-  const inThread = bodies.writer.writesInThread(bodies.parser);
   const flush = async () => {
     run.throwIfAborted();
     bodies.writer.settleCommitted(); // no claim is running now
-    const fresh = await claimAndInsert(run, rows, bases, !inThread);
+    // The writer inserts the new locations with their batch (BatchWriter.submit), while this goes on.
+    const fresh = await claimAndInsert(run, rows, bases, false);
     const inserted = new Set(fresh.map((r) => r.uid));
     // UIDs an interrupted earlier run already mirrored keep their rows; step 2 fetches them as pending.
     await bodies.writer.submit(
       got.filter((f) => inserted.has(f.p.uid)),
       bodies.parser,
-      inThread ? fresh : [],
+      fresh,
     );
     rows = [];
     bases = [];
@@ -403,13 +404,12 @@ async function readWithBodies(
     await flush();
   }
   bodies.budget += expected - read;
-  return inThread;
 }
 
 /**
  * Mirrors the rows, claiming stable ids for UIDs not mirrored yet; returns the rows it inserted. With
- * `insert` false the caller has them inserted elsewhere (a parse thread, thread-store.ts): their ids are
- * then held as unsettled, so that the next claims see them before the store does.
+ * `insert` false the caller has them inserted later (BatchWriter.submit: by a parse thread, thread-store.ts,
+ * or here): their ids are then held as unsettled, so that the next claims see them before the store does.
  */
 async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: string[], insert = true): Promise<ServerMessageRow[]> {
   if (all.length === 0) return [];

@@ -312,6 +312,12 @@ export class SyncStore {
     if (rows.length === 0) return;
     await this.beforeChange();
     this.touch(rows, false, true);
+    await this.insertLocations(rows);
+  }
+
+  /** The INSERT of insertServerMessages, for rows whose bookkeeping beforeInsertElsewhere did (BatchWriter writes them later). */
+  async insertLocations(rows: ServerMessageRow[]): Promise<void> {
+    if (rows.length === 0) return;
     const insert = async (db: Kysely<Database>, part: ServerMessageRow[]) => {
       const [r] = await db
         .insertInto('server_messages')
