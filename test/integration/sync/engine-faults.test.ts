@@ -141,6 +141,44 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
     },
   );
 
+  it.runIf(kind === 'postgres')(
+    'new locations the store refuses fail the sync as a store fault; their folder state stays unsaved and a rerun ends exact',
+    async () => {
+      const folders = ['INBOX', 'Archive'];
+      const { user, acc, exact } = await setup({}, { host: d.host, port: d.port });
+      const mail = (tag: string) => {
+        for (const f of folders) for (let i = 0; i < 2; i++) d.writeMessage(user, f, rawMessage({ subject: `${tag} ${f} ${i}` }));
+      };
+      mail('first');
+      expect((await syncAccount(acc.input())).fetched).toBe(4);
+      mail('new');
+      // The new locations go to the store behind the folder's reads (BatchWriter.submit): here every one is refused.
+      const admin = new pg.Client({ connectionString: ts.env.DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query(
+          `create function mh_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'refused for the test' using errcode = '40P01'; end $$`,
+        );
+        await admin.query('create trigger mh_test_refuse before insert on server_messages for each row execute function mh_test_refuse()');
+        const err = await syncError(syncAccount(acc.input()));
+        expect([err.kind, err.code]).toEqual(['transient', 'store-busy']);
+        const uidnext = await ts.store.db
+          .selectFrom('folders')
+          .select(['path', 'uidnext'])
+          .where('account_id', '=', acc.account.id)
+          .execute();
+        // Each folder's UIDNEXT is the one of the first sync: the new messages are still to be found.
+        expect(uidnext.map((f) => f.uidnext).sort()).toEqual([3, 3]);
+      } finally {
+        await admin.query('drop trigger if exists mh_test_refuse on server_messages');
+        await admin.query('drop function if exists mh_test_refuse()');
+        await admin.end();
+      }
+      expect((await syncAccount(acc.input())).fetched).toBe(4);
+      await exact(folders);
+    },
+  );
+
   it.runIf(kind === 'sqlite')('a wrong password is a permanent auth error without the password in the message', async () => {
     // Its own Dovecot: a failed login makes Dovecot delay later logins from the same address.
     const own = await startDovecot();
