@@ -110,7 +110,7 @@ export class BatchWriter {
   /** The raw bytes of the batches in `inflight` that this thread stores (roomHere). */
   private inflightBytes = 0;
   private error: unknown = null;
-  /** Stable ids of the server locations the thread has committed since settleCommitted was last called. */
+  /** Stable ids of the new server locations committed (by the thread or here) since settleCommitted was last called. */
   private committed: string[] = [];
   /** The inserts of the new locations submitted so far (see afterLocations). */
   private located: Promise<void> = Promise.resolve();
@@ -140,13 +140,15 @@ export class BatchWriter {
    */
   async submit(batch: Fetched[], parser: ParserPool | null, server: ServerMessageRow[] = []): Promise<void> {
     let stored: Promise<void>;
+    /** Where the batch's new locations are written: settles once they are in the store. */
+    let located: Promise<void> | null = null;
     let bytes = 0;
     if (parser && this.writesInThread(parser)) {
       while (this.inflight.length >= IN_FLIGHT.thread) await this.inflight[0];
       if (this.error) throw this.error;
       if (batch.length === 0 && server.length === 0) return;
       stored = this.writeThere(batch, server, parser, this.target!);
-      if (server.length > 0) this.locating(stored); // the thread commits them with the batch
+      if (server.length > 0) located = stored; // the thread commits them with the batch
     } else {
       // In this thread the work waits one macrotask, so that the IMAP command that follows (the next
       // FETCH, the next folder's EXAMINE) goes out first and the server answers it meanwhile.
@@ -159,9 +161,7 @@ export class BatchWriter {
       while (!this.roomHere(bytes)) await this.inflight[0];
       if (this.error) throw this.error;
       if (batch.length === 0 && server.length === 0) return;
-      const located = server.length > 0 ? this.insertLocations(server) : Promise.resolve();
-      located.catch(() => {}); // awaited below, once the batches before are stored
-      this.locating(located);
+      if (server.length > 0) located = this.insertLocations(server);
       const previous = this.inflight.at(-1) ?? Promise.resolve();
       // A failed batch stops the ones behind it: the caller sees its error at the next submit or drain.
       stored = previous
@@ -171,6 +171,7 @@ export class BatchWriter {
         );
     }
     this.track(stored, bytes);
+    if (located) this.locating(located);
   }
 
   /** Whether a batch of `bytes` to store in this thread may join those in flight (see IN_FLIGHT). */
@@ -188,7 +189,10 @@ export class BatchWriter {
     return this.located.then(task);
   }
 
-  /** Adds `write` (of new locations) to what afterLocations waits for. */
+  /**
+   * Adds `write` (of new locations) to what afterLocations waits for. Promise.all takes its rejection at
+   * once: none goes unhandled while the batch waits for those before it.
+   */
   private locating(write: Promise<unknown>): void {
     const all = Promise.all([this.located, write]).then(() => {});
     all.catch(() => {}); // its error reaches afterLocations' callers, and the batch's, the writer's

@@ -240,14 +240,14 @@ export async function passB(
     // SEARCH first: the server answers for the UIDs that exist (expunged ones are left out).
     const asRange = bodies?.instead && span > 0 && span <= BODY_FETCH_BATCH && span <= bodies.budget;
     const uids = span > 0 && bodies?.instead && !asRange ? (await run.searchUids(`${from}:*`)).filter((u) => u >= from) : null;
-    // Locations read with their bodies may still be on their way to the store (the writer inserts them).
-    let locationsInFlight = false;
+    // Locations read with their bodies may still be on their way to the store: this writer inserts them.
+    let locationsWriter: BatchWriter | null = null;
     if (bodies && asRange) {
       await readWithBodies(run, w, { from, to: box.uidNext - 1 }, bodies, at);
-      locationsInFlight = true;
+      locationsWriter = bodies.writer;
     } else if (bodies && uids && uids.length <= bodies.budget) {
       await readWithBodies(run, w, uids, bodies, at);
-      locationsInFlight = true;
+      locationsWriter = bodies.writer;
     } else if (span > 0) {
       let batch: ServerMessageRow[] = [];
       let bases: string[] = [];
@@ -285,7 +285,7 @@ export async function passB(
     // beside the messages' inserts, the update itself 0.5-10 ms). The run waits for it before step 1
     // ends; a failed insert of the locations leaves the state unsaved for the rerun.
     const save = () => run.store.saveFolderState(w.id, state);
-    run.alongside(locationsInFlight && bodies ? bodies.writer.afterLocations(save) : save());
+    run.alongside(locationsWriter ? locationsWriter.afterLocations(save) : save());
     return true;
   } finally {
     lock.release();

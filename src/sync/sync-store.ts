@@ -309,9 +309,7 @@ export class SyncStore {
   }
 
   async insertServerMessages(rows: ServerMessageRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.beforeChange();
-    this.touch(rows, false, true);
+    await this.beforeInsertElsewhere(rows);
     await this.insertLocations(rows);
   }
 

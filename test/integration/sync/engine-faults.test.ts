@@ -59,6 +59,18 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
     return { user, pw, acc, exact };
   }
 
+  /** An account on the suite's Dovecot itself (no proxy), two messages in each folder synced, then two new ones in each. */
+  async function syncedWithNewMail(folders: string[]) {
+    const { user, acc, exact } = await setup({}, { host: d.host, port: d.port });
+    const mail = (tag: string) => {
+      for (const f of folders) for (let i = 0; i < 2; i++) d.writeMessage(user, f, rawMessage({ subject: `${tag} ${f} ${i}` }));
+    };
+    mail('first');
+    expect((await syncAccount(acc.input())).fetched).toBe(2 * folders.length);
+    mail('new');
+    return { acc, exact };
+  }
+
   it('a connection cut anywhere in the sync, then a rerun, ends exact with no duplicates', async () => {
     const { user, acc, exact } = await setup();
     // ~300 KB each: step 2 flushes every 4 MB, so a cut after ~6 MB leaves a partial store behind.
@@ -106,13 +118,7 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
     'a slow store: two small batches wait in flight while the next folder is read, a third waits its turn; the sync ends exact',
     async () => {
       const folders = ['INBOX', 'Archive', 'Sent', 'Junk'];
-      const { user, acc, exact } = await setup({}, { host: d.host, port: d.port });
-      const mail = (tag: string) => {
-        for (const f of folders) for (let i = 0; i < 2; i++) d.writeMessage(user, f, rawMessage({ subject: `${tag} ${f} ${i}` }));
-      };
-      mail('first');
-      expect((await syncAccount(acc.input())).fetched).toBe(8);
-      mail('new');
+      const { acc, exact } = await syncedWithNewMail(folders);
       // Another session holds the messages table: every INSERT of a message waits, reads do not.
       const blocker = new pg.Client({ connectionString: ts.env.DATABASE_URL });
       await blocker.connect();
@@ -145,13 +151,7 @@ describe.each(await storeKinds())('sync engine: faults on %s', (kind) => {
     'new locations the store refuses fail the sync as a store fault; their folder state stays unsaved and a rerun ends exact',
     async () => {
       const folders = ['INBOX', 'Archive'];
-      const { user, acc, exact } = await setup({}, { host: d.host, port: d.port });
-      const mail = (tag: string) => {
-        for (const f of folders) for (let i = 0; i < 2; i++) d.writeMessage(user, f, rawMessage({ subject: `${tag} ${f} ${i}` }));
-      };
-      mail('first');
-      expect((await syncAccount(acc.input())).fetched).toBe(4);
-      mail('new');
+      const { acc, exact } = await syncedWithNewMail(folders);
       // The new locations go to the store behind the folder's reads (BatchWriter.submit): here every one is refused.
       const admin = new pg.Client({ connectionString: ts.env.DATABASE_URL });
       await admin.connect();
