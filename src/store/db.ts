@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
-import { startCheckpointer } from './sqlite-checkpointer.js';
+import { deferredCheckpointer } from './sqlite-checkpointer.js';
 import { closePackWriter, packDirOf, packedAccounts, registerPackDir, removeAccountPacks } from './blob-packs.js';
 import { StartupError } from '../config/startup-error.js';
 
@@ -23,8 +23,11 @@ export interface Store {
   redoable: Kysely<Database>;
   dialect: StoreKind;
   description: string;
-  /** SQLite on a file: where another connection (a sync's parse thread) can open it, and how this one checkpoints. */
-  sqliteFile?: { path: string; walAutoCheckpoint(): number };
+  /**
+   * SQLite on a file: where another connection (a sync's parse thread) can open it, and how this one
+   * checkpoints. expectBulkWrites() starts the checkpoint thread now, if it does not run yet.
+   */
+  sqliteFile?: { path: string; expectBulkWrites(): void; walAutoCheckpoint(): number };
   close(): Promise<void>;
 }
 
@@ -103,11 +106,9 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     database.pragma('synchronous = NORMAL');
-    // Checkpoints (copy + fsync) run in their own thread when it runs, else every 64 MB here.
-    const autoCheckpoints = () => database.open && database.pragma('wal_autocheckpoint = 4096');
-    const checkpointer = config.store.path === ':memory:' ? null : startCheckpointer(config.store.path, autoCheckpoints);
-    if (checkpointer) database.pragma('wal_autocheckpoint = 0');
-    else autoCheckpoints();
+    // Checkpoints (copy + fsync) run in their own thread once it runs, else every 64 MB here.
+    const checkpointer = config.store.path === ':memory:' ? null : deferredCheckpointer(config.store.path, database);
+    if (!checkpointer) database.pragma('wal_autocheckpoint = 4096');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     const file = config.store.path === ':memory:' ? undefined : resolve(config.store.path);
     if (file) {
@@ -121,7 +122,11 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
       dialect: 'sqlite',
       description,
       sqliteFile: file
-        ? { path: file, walAutoCheckpoint: () => (database.open ? Number(database.pragma('wal_autocheckpoint', { simple: true })) : 0) }
+        ? {
+            path: file,
+            expectBulkWrites: () => checkpointer?.start(),
+            walAutoCheckpoint: () => (database.open ? Number(database.pragma('wal_autocheckpoint', { simple: true })) : 0),
+          }
         : undefined,
       close: async () => {
         await checkpointer?.close();

@@ -265,7 +265,14 @@ export class SyncStore {
   /** Where a parse thread may write this run's sealed batches itself (SQLite on a file), else null. */
   threadTarget(): ThreadStoreTarget | null {
     const f = this.store.sqliteFile;
-    return f ? { path: f.path, walAutoCheckpoint: f.walAutoCheckpoint() } : null;
+    if (!f) return null;
+    f.expectBulkWrites(); // before the thread's connection copies this one's wal_autocheckpoint
+    return { path: f.path, walAutoCheckpoint: f.walAutoCheckpoint() };
+  }
+
+  /** Many writes are coming (a first sync): SQLite's checkpoint thread starts now, not at the first batch. */
+  expectBulkWrites(): void {
+    this.store.sqliteFile?.expectBulkWrites();
   }
 
   /** The bookkeeping of insertServerMessages for rows another connection inserts (thread-store.ts). */
