@@ -6,6 +6,7 @@ import { syncAccountState } from './0011-sync-account-state.js';
 import { workerTaskTypes } from './0030-worker-task-types.js';
 import { messageListIndexes } from './0040-message-list-indexes.js';
 import { messageRawRef } from './0050-message-raw-ref.js';
+import { sealedColumnsUncompressed } from './0060-sealed-columns-uncompressed.js';
 import type { Migration } from './types.js';
 
 export const migrations: readonly Migration[] = [
@@ -16,4 +17,5 @@ export const migrations: readonly Migration[] = [
   workerTaskTypes,
   messageListIndexes,
   messageRawRef,
+  sealedColumnsUncompressed,
 ];

@@ -46,6 +46,26 @@ describe.each(kinds)('migrations on %s', (kind) => {
     expect(Object.keys(cols)).toEqual(expect.arrayContaining(['users', 'mail_accounts', 'messages', 'tasks', 'schema_migrations']));
   });
 
+  it.runIf(kind === 'postgres')(
+    'store sealed columns out of line without trying to compress them (ciphertext does not compress)',
+    async () => {
+      const { store, drop } = await emptyStore(kind);
+      cleanups.push(async () => {
+        await store.close();
+        await drop();
+      });
+      await migrate(store.db, store.dialect);
+      const r = await sql<{ col: string; storage: string }>`
+      select attrelid::regclass::text || '.' || attname as col, attstorage::text as storage from pg_attribute
+      where attrelid in ('messages'::regclass, 'attachments'::regclass) and attname like '%\_enc' and attnum > 0 order by 1`.execute(
+        store.db,
+      );
+      expect(r.rows).toEqual(
+        ['attachments.content_enc', 'messages.body_enc', 'messages.meta_enc', 'messages.raw_enc'].map((col) => ({ col, storage: 'e' })),
+      );
+    },
+  );
+
   it('a failing migration leaves the database as it was and names itself', async () => {
     const { store, drop } = await emptyStore(kind);
     cleanups.push(async () => {
