@@ -106,9 +106,9 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     database.pragma('synchronous = NORMAL');
-    // Checkpoints (copy + fsync) run in their own thread once it runs, else every 64 MB here.
+    // Checkpoints (copy + fsync) run in their own thread once it runs, else every 64 MB here (see
+    // deferredCheckpointer). An in-memory database has no WAL to checkpoint.
     const checkpointer = config.store.path === ':memory:' ? null : deferredCheckpointer(config.store.path, database);
-    if (!checkpointer) database.pragma('wal_autocheckpoint = 4096');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     const file = config.store.path === ':memory:' ? undefined : resolve(config.store.path);
     if (file) {
