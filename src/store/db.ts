@@ -9,6 +9,7 @@ import type { Database } from './schema.js';
 import { deferredCheckpointer } from './sqlite-checkpointer.js';
 import { closePackWriter, packDirOf, packedAccounts, registerPackDir, removeAccountPacks } from './blob-packs.js';
 import { StartupError } from '../config/startup-error.js';
+import { copyRows, type CopyColumn, type CopyValue } from './pg-copy.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -28,6 +29,8 @@ export interface Store {
    * checkpoints. expectBulkWrites() starts the checkpoint thread now, if it does not run yet.
    */
   sqliteFile?: { path: string; expectBulkWrites(): void; walAutoCheckpoint(): number };
+  /** PostgreSQL: a bulk insert by COPY (pg-copy.ts) through `redoable`'s connections; says how many rows it inserted. */
+  copyRows?: (table: keyof Database, columns: readonly CopyColumn[], rows: Iterable<readonly CopyValue[]>) => Promise<number>;
   close(): Promise<void>;
 }
 
@@ -156,14 +159,14 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
   // Connections are opened on first use: a process that never syncs never opens one.
   // Any options the URL already sets (e.g. a search_path) are kept.
   const urlOptions = URL.canParse(url) ? (new URL(url).searchParams.get('options') ?? '') : '';
-  const redoable = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: pool(`${urlOptions} -c synchronous_commit=off`.trim()) }),
-  });
+  const redoablePool = pool(`${urlOptions} -c synchronous_commit=off`.trim());
+  const redoable = new Kysely<Database>({ dialect: new PostgresDialect({ pool: redoablePool }) });
   return {
     db,
     redoable,
     dialect: 'postgres',
     description,
+    copyRows: (table, columns, rows) => copyRows(redoablePool, table, columns, rows),
     close: async () => {
       await Promise.all([db.destroy(), redoable.destroy()]);
     },

@@ -16,8 +16,6 @@ const FETCH_BATCH = 200;
 /** A batch goes to the writer at this many messages or bytes, whichever comes first. */
 export const FLUSH_COUNT = 100;
 export const FLUSH_BYTES = 4 * 1024 * 1024;
-/** Sealed bytes per INSERT statement where this thread writes (see storeBatch). */
-const STATEMENT_BYTES = 1024 * 1024;
 
 export interface Fetched {
   p: PendingMessage;
@@ -329,22 +327,10 @@ async function storeBatch(run: SyncRun, batch: Fetched[], sealing: Promise<Seale
     run.stats.bytesFetched += s.size;
     return messageRow(messageBase(run, p), s, now, rawRefs?.[i] ?? null);
   });
-  // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
-  // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
-  // copies of the batch (~20 MB of peak RSS on PostgreSQL). Each insert stands alone (a rerun redoes any).
-  let inserted = 0;
-  for (let i = 0; i < rows.length;) {
-    let j = i;
-    const size = (k: number) => (rows[k].raw_enc as Buffer | null)?.length ?? 0;
-    for (let bytes = 0; j < rows.length && (j === i || bytes + size(j) <= STATEMENT_BYTES); j++) bytes += size(j);
-    const [r] = await run.store.redoable
-      .insertInto('messages')
-      .values(rows.slice(i, j))
-      .onConflict((oc) => oc.columns(['account_id', 'stable_id']).doNothing())
-      .execute();
-    inserted += Number(r?.numInsertedOrUpdatedRows ?? 0);
-    i = j;
-  }
+  const inserted = await run.store.insertMessages(
+    rows,
+    sealed.map((s) => (rawRefs ? null : s.rawEnc)),
+  );
   // Each message was written from its location as read: those the run inserted and left alone need no step 3.
   if (inserted === rows.length) run.store.settle(batch.map(({ p }) => p.stable_id));
   run.stats.fetched += batch.length;

@@ -3,7 +3,7 @@
 // apart: the read model derives them from the raw source (src/messages/message-content.ts), which halves
 // what an initial sync encrypts and writes (the decoded copies were ~0.9× the mailbox again).
 // Pure and synchronous, so it runs in a parse thread (parse-worker.ts) or in the caller's.
-import { encryptJson, encryptPieces, joinPieces } from '../crypto/aead.js';
+import { encryptJson, encryptPieces } from '../crypto/aead.js';
 import { metaAad, rawAad } from '../messages/message-format.js';
 import type { EmailFields, ParseOptions } from '../mime/parse-fast.js';
 import type { MessagesTable } from '../store/schema.js';
@@ -55,7 +55,8 @@ export interface MessageBase {
 
 /**
  * The messages row of a sealed message: one definition for both writers (fetch-step.ts, thread-store.ts).
- * With `rawRef` the sealed source is in a pack file (src/store/blob-packs.ts) and the row names it.
+ * Its sealed source goes apart: to a pack file (src/store/blob-packs.ts), the row naming it by `rawRef`,
+ * or as its pieces beside the row to SyncStore.insertMessages.
  */
 export function messageRow(b: MessageBase, s: SealedMessage, now: number, rawRef: string | null = null): Insertable<MessagesTable> {
   return {
@@ -69,7 +70,7 @@ export function messageRow(b: MessageBase, s: SealedMessage, now: number, rawRef
     size: s.size,
     meta_enc: s.metaEnc,
     body_enc: null,
-    raw_enc: rawRef === null ? joinPieces(s.rawEnc) : null,
+    raw_enc: null,
     raw_ref: rawRef,
     parse_error: s.parseError,
     has_skipped_attachments: s.hasSkippedAttachments ? 1 : 0,

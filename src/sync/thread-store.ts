@@ -69,15 +69,14 @@ function connect(t: ThreadStoreTarget): Connection {
     `insert into messages (user_id, account_id, stable_id, folder_id, uid, flags, sent_at, size, meta_enc, body_enc,
        raw_enc, raw_ref, parse_error, has_skipped_attachments, deleted_at, created_at, updated_at)
      values (@user_id, @account_id, @stable_id, @folder_id, @uid, @flags, @sent_at, @size, @meta_enc, @body_enc,
-       null, @raw_ref, @parse_error, @has_skipped_attachments, @deleted_at, @created_at, @updated_at)
+       @raw_enc, @raw_ref, @parse_error, @has_skipped_attachments, @deleted_at, @created_at, @updated_at)
      on conflict (account_id, stable_id) do nothing`,
   );
   const write = db.transaction((server: ServerMessageRow[], messages: [MessageBase, SealedMessage][], rawRefs: string[], now: number) => {
     const n = { locations: 0, messages: 0 };
     for (const r of server) n.locations += insertLocation.run(r).changes;
     messages.forEach(([b, s], i) => {
-      const { raw_enc: _inPack, ...row } = messageRow(b, s, now, rawRefs[i]);
-      n.messages += insertMessage.run(row).changes;
+      n.messages += insertMessage.run(messageRow(b, s, now, rawRefs[i])).changes;
     });
     return n;
   });

@@ -2,6 +2,7 @@
 // untouched since), so that reconcile skips exactly those; and which accounts count as having work
 // left over. On a real store, without IMAP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { SyncStore, type ServerMessageRow } from '../../../src/sync/sync-store.js';
 import { createTestAccount } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
@@ -63,6 +64,49 @@ describe.each(await storeKinds())('sync store bookkeeping on %s', (kind) => {
     third.locationsWritten([row(5)], true);
     third.settle([row(5).stable_id]);
     expect(third.unreconciled().size).toBe(0);
+  });
+
+  it('inserts fetched messages with their sealed sources from pieces, and a batch holding a stored one inserts only the rest', async () => {
+    const { store, folderId, accountId } = await setup();
+    const { userId } = await ts.store.db
+      .selectFrom('mail_accounts')
+      .select('user_id as userId')
+      .where('id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    const message = (n: number) => ({
+      user_id: userId,
+      account_id: accountId,
+      stable_id: `m-${n}`,
+      folder_id: folderId,
+      uid: n,
+      flags: n % 2 ? '["\\Seen"]' : '[]',
+      sent_at: n === 2 ? null : 1_700_000_000_000 + n,
+      size: 100 * n,
+      meta_enc: randomBytes(50 + n),
+      body_enc: null,
+      raw_enc: null,
+      raw_ref: null,
+      parse_error: n === 3 ? 'bad MIME: ünclosed part' : null,
+      has_skipped_attachments: n === 3 ? 1 : 0,
+      deleted_at: null,
+      created_at: 1000 + n,
+      updated_at: 2000 + n,
+    });
+    // Pieces as sealing makes them: a short header, then a body of any size (an empty one, a large one).
+    const raw = (n: number) => [randomBytes(29), randomBytes([0, 10, 5000, 300_000][n % 4])];
+    const first = [1, 2, 3].map(message);
+    const firstRaw = [1, 2, 3].map(raw);
+    expect(await store.insertMessages(first, firstRaw)).toBe(3);
+    // m-2 is there already: 4 and 5 are inserted all the same, m-2 left as it was.
+    const second = [4, 2, 5].map(message);
+    expect(await store.insertMessages(second, [4, 2, 5].map(raw))).toBe(2);
+    const rows = await ts.store.db.selectFrom('messages').selectAll().where('account_id', '=', accountId).orderBy('uid').execute();
+    const expected = [...first, second[0], second[2]].sort((a, b) => a.uid - b.uid);
+    const expectedRaw = [firstRaw[0], firstRaw[1], firstRaw[2]];
+    expect(rows.map(({ id: _id, ...r }) => ({ ...r, raw_enc: null }))).toEqual(expected);
+    rows.slice(0, 3).forEach((r, i) => expect(r.raw_enc?.equals(Buffer.concat(expectedRaw[i]))).toBe(true));
+    expect(rows[3].raw_enc?.length).toBe(29 + 0);
+    expect(rows[4].raw_enc?.length).toBe(29 + 10);
   });
 
   it('an account that stores nothing and has no state row left nothing over; one with mirrored rows did', async () => {
