@@ -2,7 +2,6 @@
 // concatenating Blob — and, for a message to store, sealing it with the DEK, so that the sync's
 // main thread is left with reading IMAP and writing SQL. The Blob patch stays inside this thread.
 import { parentPort } from 'node:worker_threads';
-import { joinPieces } from '../crypto/aead.js';
 import { installConcatBlob } from './concat-blob.js';
 import { parseEmail } from '../mime/parse-email.js';
 import { ownBuffer, type SealOutcome } from './parser-pool.js';
@@ -65,7 +64,8 @@ if (parentPort) {
       return;
     }
     const sealed: SealOutcome[] = [];
-    const transfer: ArrayBuffer[] = [];
+    // A set: a buffer listed twice fails the whole postMessage.
+    const transfer = new Set<ArrayBuffer>();
     for (let i = 0; i < m.raws.length; i++) {
       try {
         const raw = view(m.raws[i]);
@@ -73,14 +73,15 @@ if (parentPort) {
         // A message to seal needs no text, HTML or attachment bytes: the store keeps the raw source and the fields.
         const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: m.stableIds[i] });
         const metaEnc = ownBuffer(s.metaEnc);
-        // Joined here: what comes back is written into a row (PostgreSQL), by the thread that has more to do.
-        const rawEnc = [ownBuffer(joinPieces(s.rawEnc))];
-        transfer.push(metaEnc.buffer as ArrayBuffer, rawEnc[0].buffer as ArrayBuffer);
+        // In its pieces, as COPY writes them (PostgreSQL, src/store/pg-copy.ts): the ciphertext owns its
+        // memory and moves as it is; only the envelope's short header is copied.
+        const rawEnc = s.rawEnc.map(ownBuffer);
+        for (const b of [metaEnc, ...rawEnc]) transfer.add(b.buffer as ArrayBuffer);
         sealed.push({ sealed: { ...s, metaEnc, rawEnc } as SealedMessage });
       } catch (err) {
         sealed.push({ error: String((err as Error)?.message ?? err) });
       }
     }
-    port.postMessage({ id: m.id, sealed }, transfer);
+    port.postMessage({ id: m.id, sealed }, [...transfer]);
   });
 }
