@@ -30,6 +30,15 @@ const MESSAGE_COPY: readonly CopyColumn[] = [
   { name: 'updated_at', type: 'int8' },
   { name: 'raw_enc', type: 'bytea' },
 ];
+const LOCATION_COPY: readonly CopyColumn[] = [
+  { name: 'folder_id', type: 'int8' },
+  { name: 'uid', type: 'int8' },
+  { name: 'account_id', type: 'int8' },
+  { name: 'stable_id', type: 'text' },
+  { name: 'flags', type: 'text' },
+  { name: 'internal_date', type: 'int8' },
+  { name: 'size', type: 'int8' },
+];
 /** PostgreSQL's unique_violation: another row has the same key. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -347,6 +356,7 @@ export class SyncStore {
   /** The INSERT of insertServerMessages, for rows whose bookkeeping beforeInsertElsewhere did (BatchWriter writes them later). */
   async insertLocations(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
+    if (await this.copied('server_messages', LOCATION_COPY, rows)) return this.locationsWritten(rows, true);
     const insert = async (db: Kysely<Database>, part: ServerMessageRow[]) => {
       const [r] = await db
         .insertInto('server_messages')
@@ -369,24 +379,13 @@ export class SyncStore {
 
   /**
    * Inserts fetched messages, each row's sealed source beside it as pieces (null: it is in a pack and
-   * the row names it); says how many were new (the others were stored already). On PostgreSQL one COPY
-   * (src/store/pg-copy.ts), which has no ON CONFLICT: a batch with a message stored meanwhile (none is
-   * expected: a sync fetches what is not stored, one sync of an account at a time) fails whole, and is
-   * inserted again row by row with DO NOTHING.
+   * the row names it); says how many were new (the others were stored already). On PostgreSQL by COPY
+   * (see copied).
    */
   async insertMessages(rows: Insertable<MessagesTable>[], raw: (readonly Buffer[] | null)[]): Promise<number> {
     if (rows.length === 0) return 0;
-    if (this.store.copyRows) {
-      try {
-        return await this.store.copyRows(
-          'messages',
-          MESSAGE_COPY,
-          rows.map((r, i) => [...MESSAGE_COPY.slice(0, -1).map((c) => (r as Record<string, unknown>)[c.name] as CopyValue), raw[i]]),
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-      }
-    }
+    const copy = () => rows.map((r, i) => ({ ...r, raw_enc: raw[i] }));
+    if (this.store.copyRows && (await this.copied('messages', MESSAGE_COPY, copy()))) return rows.length;
     const full = rows.map((r, i) => ({ ...r, raw_enc: raw[i] ? joinPieces(raw[i]) : null }));
     // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
     // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
@@ -405,6 +404,26 @@ export class SyncStore {
       i = j;
     }
     return inserted;
+  }
+
+  /**
+   * On PostgreSQL, inserts the rows by one COPY (src/store/pg-copy.ts) and says true. COPY has no ON
+   * CONFLICT: rows of which one is there already (none is expected: a sync writes what it found missing,
+   * one sync of an account at a time) fail whole, and false says to insert them with DO NOTHING instead.
+   */
+  private async copied(table: 'messages' | 'server_messages', columns: readonly CopyColumn[], rows: object[]): Promise<boolean> {
+    if (!this.store.copyRows) return false;
+    try {
+      await this.store.copyRows(
+        table,
+        columns,
+        rows.map((r) => columns.map((c) => (r as Record<string, CopyValue>)[c.name])),
+      );
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
+      throw err;
+    }
   }
 
   private pendingQuery(accountId: number, f: FetchFilters) {
