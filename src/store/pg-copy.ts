@@ -225,8 +225,9 @@ export async function copyRows(
       client.query(new CopyIn(text, encoder.end(), (err, n) => (err ? reject(err) : resolve(n))));
     });
   } catch (err) {
-    // A server's refusal (a constraint) leaves the connection usable; anything else discards it.
-    if (!(err instanceof Error && 'severity' in err)) broken = err as Error;
+    // A statement's error (a constraint) leaves the connection usable; a lost connection or a FATAL
+    // (the server ending the session) discards it.
+    if ((err as { severity?: string }).severity !== 'ERROR') broken = err as Error;
     throw err;
   } finally {
     client.release(broken);

@@ -21,6 +21,9 @@ describe.runIf((await storeKinds()).includes('postgres'))('COPY rows into Postgr
     db = await createPgDatabase();
     // One connection: every copy after a failure runs on the connection the failure left.
     pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    // As the store's pools (src/store/db.ts): a client that loses its server must not crash the process.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     await pool.query('create table t (a bigint, b integer, t text, x bytea, unique (a))');
   });
   afterAll(async () => {
@@ -68,6 +71,33 @@ describe.runIf((await storeKinds()).includes('postgres'))('COPY rows into Postgr
     await expect(copyRows(pool, 'missing' as never, COLUMNS, [[3, 3, 'three', null]])).rejects.toMatchObject({ code: '42P01' });
     expect(await copyRows(pool, 't', COLUMNS, [[3, 3, 'three', null]])).toBe(1);
     expect((await read()).map((r) => r.t)).toEqual(['one', 'three']);
+  });
+
+  it('a connection lost in the middle of a COPY fails it, and the pool goes on with a new one', async () => {
+    // A trigger that sleeps keeps the COPY running until the server ends its session.
+    await pool.query(`create table slow (a bigint);
+      create function slow_down() returns trigger language plpgsql as $$ begin perform pg_sleep(0.05); return new; end $$;
+      create trigger slow before insert on slow for each row execute function slow_down()`);
+    const copying = copyRows(
+      pool,
+      'slow' as never,
+      [{ name: 'a', type: 'int8' }],
+      Array.from({ length: 200 }, (_, i) => [i]),
+    ).then(
+      () => null,
+      (err: Error) => err, // handled at once: it fails while the test is still waiting on the server
+    );
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await expect.poll(async () => (await admin.query(`select 1 from pg_stat_activity where query like 'copy "slow"%'`)).rowCount).toBe(1);
+      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where query like 'copy "slow"%'`);
+    } finally {
+      await admin.end();
+    }
+    expect((await copying)?.message).toMatch(/terminat/);
+    expect(await copyRows(pool, 't', COLUMNS, [[10, 10, 'after', null]])).toBe(1);
+    expect((await pool.query('select count(*)::int as n from slow')).rows[0].n).toBe(0);
   });
 
   it('refuses a value its column cannot take, naming the column, before anything is sent', async () => {
