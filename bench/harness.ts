@@ -40,6 +40,8 @@ export interface Sample {
   cpuMs?: number;
   mainCpuMs?: number;
   machineCpuMs?: number;
+  /** Core-ms the hypervisor gave to other guests during the run (/proc/stat's steal): a run with much of it ran on a slower machine. */
+  stealMs?: number;
   /** A Mail Helper run's progress: [ms since the sync began, phase and folder] at each change. */
   timeline?: [number, string][];
 }
@@ -61,10 +63,11 @@ export function settle(): void {
 export function syncRun(args: Record<string, unknown>, extra: RunExtra = {}): Sample & Record<string, number | Sample['timeline']> {
   settle();
   const busy0 = machineBusyMs();
+  const steal0 = machineStealMs();
   const r = spawnSync(process.execPath, runArgv(args, extra), { encoding: 'utf8', maxBuffer: 1 << 20, env: runEnv(extra) });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
-  return { ...out, machineCpuMs: machineBusyMs() - busy0 };
+  return { ...out, machineCpuMs: machineBusyMs() - busy0, stealMs: machineStealMs() - steal0 };
 }
 
 /**
@@ -101,8 +104,15 @@ export function warmChild(args: Record<string, unknown>, extra: RunExtra = {}): 
 }
 
 /** CPU time the whole machine has spent busy (all cores, every process), from /proc/stat. */
+const machineTicks = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+
+/** Core-ms stolen by the hypervisor since boot (counted in machineBusyMs too). */
+export function machineStealMs(): number {
+  return (machineTicks()[7] * 1000) / 100;
+}
+
 export function machineBusyMs(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const f = machineTicks();
   // user nice system idle iowait irq softirq steal: busy is all but idle and iowait
   const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
   return (busy * 1000) / 100; // USER_HZ

@@ -92,7 +92,7 @@ const add = (label: string, r: Sample) => {
   c.machine.push(r.machineCpuMs ?? NaN);
   cpu.set(label, c);
   process.stderr.write(
-    `  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, main thread ${r.mainCpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)}; peak RSS ${r.rssMb?.toFixed(0)} MB)\n`,
+    `  ${label}: ${r.ms.toFixed(0)} ms (cpu: process ${r.cpuMs?.toFixed(0)}, main thread ${r.mainCpuMs?.toFixed(0)}, machine ${r.machineCpuMs?.toFixed(0)}${r.stealMs ? `, stolen ${r.stealMs.toFixed(0)}` : ''}; peak RSS ${r.rssMb?.toFixed(0)} MB)\n`,
   );
   if (process.env.AB_TIMELINE === '1' && r.timeline)
     process.stderr.write(`    ${r.timeline.map(([ms, what]) => `${ms} ${what}`).join(' | ')}\n`);

@@ -31,7 +31,7 @@ const add = (tool: Tool, sc: Scenario, s: Sample) => {
   const k = `${tool}/${sc}`;
   samples.set(k, [...(samples.get(k) ?? []), s]);
   process.stderr.write(
-    `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB${s.cpuMs !== undefined ? `, cpu ${s.cpuMs.toFixed(0)} ms (main thread ${s.mainCpuMs?.toFixed(0) ?? '-'}, machine ${s.machineCpuMs?.toFixed(0)})` : ''}\n`,
+    `  ${k}: ${s.ms.toFixed(0)} ms${s.engineMs !== undefined ? ` (engine ${s.engineMs} ms)` : ''}, RSS ${s.rssMb.toFixed(0)} MB${s.cpuMs !== undefined ? `, cpu ${s.cpuMs.toFixed(0)} ms (main thread ${s.mainCpuMs?.toFixed(0) ?? '-'}, machine ${s.machineCpuMs?.toFixed(0)}${s.stealMs ? `, stolen ${s.stealMs.toFixed(0)}` : ''})` : ''}\n`,
   );
 };
 
@@ -189,6 +189,11 @@ try {
       );
     }
   }
+  // The hypervisor's steal slows every tool alike only if it is spread evenly; say where it was.
+  const stolen = [...samples]
+    .filter(([, ss]) => ss.some((x) => x.stealMs))
+    .map(([k, ss]) => `${k} ${ss.map((x) => x.stealMs ?? 0).join('/')}`);
+  if (stolen.length > 0) lines.push('', `core-ms stolen by the hypervisor during measured runs: ${stolen.join(', ')}`);
   const table = lines.join('\n');
   process.stdout.write(table + '\n');
   mkdirSync(join(here, 'results'), { recursive: true });
