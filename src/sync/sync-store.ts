@@ -356,7 +356,7 @@ export class SyncStore {
   /** The INSERT of insertServerMessages, for rows whose bookkeeping beforeInsertElsewhere did (BatchWriter writes them later). */
   async insertLocations(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
-    if (await this.copied('server_messages', LOCATION_COPY, rows)) return this.locationsWritten(rows, true);
+    if (await this.copied('server_messages', LOCATION_COPY, () => rows)) return this.locationsWritten(rows, true);
     const insert = async (db: Kysely<Database>, part: ServerMessageRow[]) => {
       const [r] = await db
         .insertInto('server_messages')
@@ -384,8 +384,7 @@ export class SyncStore {
    */
   async insertMessages(rows: Insertable<MessagesTable>[], raw: (readonly Buffer[] | null)[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const copy = () => rows.map((r, i) => ({ ...r, raw_enc: raw[i] }));
-    if (this.store.copyRows && (await this.copied('messages', MESSAGE_COPY, copy()))) return rows.length;
+    if (await this.copied('messages', MESSAGE_COPY, () => rows.map((r, i) => ({ ...r, raw_enc: raw[i] })))) return rows.length;
     const full = rows.map((r, i) => ({ ...r, raw_enc: raw[i] ? joinPieces(raw[i]) : null }));
     // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
     // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
@@ -407,17 +406,17 @@ export class SyncStore {
   }
 
   /**
-   * On PostgreSQL, inserts the rows by one COPY (src/store/pg-copy.ts) and says true. COPY has no ON
+   * On PostgreSQL, inserts the rows (made only then) by one COPY (src/store/pg-copy.ts) and says true. COPY has no ON
    * CONFLICT: rows of which one is there already (none is expected: a sync writes what it found missing,
    * one sync of an account at a time) fail whole, and false says to insert them with DO NOTHING instead.
    */
-  private async copied(table: 'messages' | 'server_messages', columns: readonly CopyColumn[], rows: object[]): Promise<boolean> {
+  private async copied(table: 'messages' | 'server_messages', columns: readonly CopyColumn[], rows: () => object[]): Promise<boolean> {
     if (!this.store.copyRows) return false;
     try {
       await this.store.copyRows(
         table,
         columns,
-        rows.map((r) => columns.map((c) => (r as Record<string, CopyValue>)[c.name])),
+        rows().map((r) => columns.map((c) => (r as Record<string, CopyValue>)[c.name])),
       );
       return true;
     } catch (err) {
