@@ -62,12 +62,11 @@ export function settle(): void {
 /** One run of sync-run.mjs (its JSON line) in a fresh plain-Node process, with extra Node flags and environment. */
 export function syncRun(args: Record<string, unknown>, extra: RunExtra = {}): Sample & Record<string, number | Sample['timeline']> {
   settle();
-  const busy0 = machineBusyMs();
-  const steal0 = machineStealMs();
+  const machine0 = machineCpu();
   const r = spawnSync(process.execPath, runArgv(args, extra), { encoding: 'utf8', maxBuffer: 1 << 20, env: runEnv(extra) });
   if (r.status !== 0) throw new Error(`bench run failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & Record<string, number | Sample['timeline']>;
-  return { ...out, machineCpuMs: machineBusyMs() - busy0, stealMs: machineStealMs() - steal0 };
+  return { ...out, ...machineCpuSince(machine0) };
 }
 
 /**
@@ -103,19 +102,21 @@ export function warmChild(args: Record<string, unknown>, extra: RunExtra = {}): 
   };
 }
 
-/** CPU time the whole machine has spent busy (all cores, every process), from /proc/stat. */
-const machineTicks = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-
-/** Core-ms stolen by the hypervisor since boot (counted in machineBusyMs too). */
-export function machineStealMs(): number {
-  return (machineTicks()[7] * 1000) / 100;
+/**
+ * CPU time the whole machine has spent busy (all cores, every process) and the part of it the hypervisor
+ * stole, in core-ms since boot, from one read of /proc/stat.
+ */
+export function machineCpu(): { busyMs: number; stealMs: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const ms = (ticks: number) => (ticks * 1000) / 100; // USER_HZ
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+  return { busyMs: ms(f[0] + f[1] + f[2] + f[5] + f[6] + f[7]), stealMs: ms(f[7]) };
 }
 
-export function machineBusyMs(): number {
-  const f = machineTicks();
-  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait
-  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
-  return (busy * 1000) / 100; // USER_HZ
+/** A Sample's machine figures for the time since `before` (a machineCpu() reading). */
+export function machineCpuSince(before: { busyMs: number; stealMs: number }): Pick<Sample, 'machineCpuMs' | 'stealMs'> {
+  const now = machineCpu();
+  return { machineCpuMs: now.busyMs - before.busyMs, stealMs: now.stealMs - before.stealMs };
 }
 
 /** Migrates a store and creates the bench account in it (sync-child.ts); not measured. */

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { machineBusyMs, machineStealMs, settle, type Sample } from './harness.js';
+import { machineCpu, machineCpuSince, settle, type Sample } from './harness.js';
 
 export interface ImapTarget {
   host: string;
@@ -55,8 +55,7 @@ export function mbsync(conf: string): Sample {
   const gap = performance.now() - mbsyncEnded;
   if (gap < 1100) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100 - gap);
   settle();
-  const busy0 = machineBusyMs();
-  const steal0 = machineStealMs();
+  const machine0 = machineCpu();
   const start = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', 'mbsync', '-c', conf, '-a', '-q'], { encoding: 'utf8' });
   const ms = performance.now() - start;
@@ -65,5 +64,5 @@ export function mbsync(conf: string): Sample {
   const [kb, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
   // mbsync runs in one thread: its process's CPU time is its main thread's.
   const cpuMs = (user + sys) * 1000;
-  return { ms, rssMb: kb / 1024, cpuMs, mainCpuMs: cpuMs, machineCpuMs: machineBusyMs() - busy0, stealMs: machineStealMs() - steal0 };
+  return { ms, rssMb: kb / 1024, cpuMs, mainCpuMs: cpuMs, ...machineCpuSince(machine0) };
 }

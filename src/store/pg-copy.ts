@@ -13,6 +13,10 @@ export interface CopyColumn {
   name: string;
   type: CopyType;
 }
+/** Columns from a name → type map, in its order. */
+export function copyColumns(types: Readonly<Record<string, CopyType>>): CopyColumn[] {
+  return Object.entries(types).map(([name, type]) => ({ name, type }));
+}
 /** null; a number (int8, int4); a string (text); a Buffer, or Buffer pieces written one after another (bytea). */
 export type CopyValue = null | number | string | Buffer | readonly Buffer[];
 
@@ -198,12 +202,6 @@ class CopyIn implements pg.Submittable {
   handleReadyForQuery(): void {
     if (!this.failed) this.done(null, this.rows);
   }
-
-  // pg calls these on any query object; a COPY FROM answers with none of them.
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
 }
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;

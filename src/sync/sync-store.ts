@@ -3,7 +3,7 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { joinPieces } from '../crypto/aead.js';
 import type { Store } from '../store/db.js';
-import type { CopyColumn, CopyValue } from '../store/pg-copy.js';
+import { copyColumns, type CopyColumn, type CopyValue } from '../store/pg-copy.js';
 import type { Database, MessagesTable } from '../store/schema.js';
 import { familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
@@ -13,32 +13,32 @@ const INSERT_CHUNK = 400;
 /** Sealed bytes per INSERT statement of messages (see insertMessages). */
 const STATEMENT_BYTES = 1024 * 1024;
 /** The messages columns a fetched message sets, as COPY writes them: the sealed source last, from its pieces. */
-const MESSAGE_COPY: readonly CopyColumn[] = [
-  { name: 'user_id', type: 'int8' },
-  { name: 'account_id', type: 'int8' },
-  { name: 'stable_id', type: 'text' },
-  { name: 'folder_id', type: 'int8' },
-  { name: 'uid', type: 'int8' },
-  { name: 'flags', type: 'text' },
-  { name: 'sent_at', type: 'int8' },
-  { name: 'size', type: 'int8' },
-  { name: 'meta_enc', type: 'bytea' },
-  { name: 'raw_ref', type: 'text' },
-  { name: 'parse_error', type: 'text' },
-  { name: 'has_skipped_attachments', type: 'int4' },
-  { name: 'created_at', type: 'int8' },
-  { name: 'updated_at', type: 'int8' },
-  { name: 'raw_enc', type: 'bytea' },
-];
-const LOCATION_COPY: readonly CopyColumn[] = [
-  { name: 'folder_id', type: 'int8' },
-  { name: 'uid', type: 'int8' },
-  { name: 'account_id', type: 'int8' },
-  { name: 'stable_id', type: 'text' },
-  { name: 'flags', type: 'text' },
-  { name: 'internal_date', type: 'int8' },
-  { name: 'size', type: 'int8' },
-];
+const MESSAGE_COPY = copyColumns({
+  user_id: 'int8',
+  account_id: 'int8',
+  stable_id: 'text',
+  folder_id: 'int8',
+  uid: 'int8',
+  flags: 'text',
+  sent_at: 'int8',
+  size: 'int8',
+  meta_enc: 'bytea',
+  raw_ref: 'text',
+  parse_error: 'text',
+  has_skipped_attachments: 'int4',
+  created_at: 'int8',
+  updated_at: 'int8',
+  raw_enc: 'bytea',
+});
+const LOCATION_COPY = copyColumns({
+  folder_id: 'int8',
+  uid: 'int8',
+  account_id: 'int8',
+  stable_id: 'text',
+  flags: 'text',
+  internal_date: 'int8',
+  size: 'int8',
+});
 /** PostgreSQL's unique_violation: another row has the same key. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -356,7 +356,7 @@ export class SyncStore {
   /** The INSERT of insertServerMessages, for rows whose bookkeeping beforeInsertElsewhere did (BatchWriter writes them later). */
   async insertLocations(rows: ServerMessageRow[]): Promise<void> {
     if (rows.length === 0) return;
-    if (await this.copied('server_messages', LOCATION_COPY, () => rows)) return this.locationsWritten(rows, true);
+    if (await this.copied('server_messages', LOCATION_COPY, () => rows)) return; // all of them: nothing for locationsWritten to note
     const insert = async (db: Kysely<Database>, part: ServerMessageRow[]) => {
       const [r] = await db
         .insertInto('server_messages')
