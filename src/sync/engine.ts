@@ -94,6 +94,8 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
           // the server authenticates, not beside the first batch's parsing (bench (a): ~70 ms).
           if (stored.length === 0) store.expectBulkWrites();
           const mirrored = await store.folderCounts(stored.map((f) => f.id));
+          // Every location of the account is in one of its folders: none counted, none stored.
+          if (mirrored.size === 0) store.mirrorStartsEmpty();
           return { stored, mirrored };
         }),
       ]),

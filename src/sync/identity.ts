@@ -83,6 +83,12 @@ export function familyRange(base: string): { base: string; from: string; to: str
   return { base, from: `${base}:`, to: `${base};` };
 }
 
+/** The base of an id: the id itself, or what precedes its ordinal. */
+export function familyBase(id: string): string {
+  const colon = id.indexOf(':');
+  return colon < 0 ? id : id.slice(0, colon);
+}
+
 export function inFamily(id: string, base: string): boolean {
   const { from, to } = familyRange(base);
   return id === base || (id >= from && id < to);

@@ -5,7 +5,7 @@ import { joinPieces } from '../crypto/aead.js';
 import type { Store } from '../store/db.js';
 import { copyColumns, type CopyColumn, type CopyValue } from '../store/pg-copy.js';
 import type { Database, MessagesTable } from '../store/schema.js';
-import { familyRange } from './identity.js';
+import { familyBase, familyRange } from './identity.js';
 import { chunks, type ListedFolder, type StoredFolder } from './plan.js';
 import type { ThreadStoreTarget } from './thread-store.js';
 
@@ -84,6 +84,14 @@ export class SyncStore {
    * find nothing to do for them (a first sync's every message, most of a later sync's new mail).
    */
   private readonly settled = new Set<string>();
+  /**
+   * The account's whole mirror, while this run wrote all of it: set up (mirrorStartsEmpty) when the run
+   * found no location of the account stored, kept by every insert, dropped at the first removal or
+   * conflict. Then a new batch's claims are answered here, not by two SELECTs (a first sync of 10,000
+   * messages on PostgreSQL waited 5-40 ms for them per batch of 100). Folder id → mirrored UIDs, and
+   * base → the ids of its family (one sync of an account at a time: nobody else writes its mirror).
+   */
+  private ledger: { uids: Map<number, Set<number>>; families: Map<string, string[]> } | null = null;
 
   constructor(
     private readonly store: Store,
@@ -220,7 +228,14 @@ export class SyncStore {
     return new Map(rows.map((r) => [Number(r.uid), r.flags]));
   }
 
+  /** The account has no stored location at the start of this run: from here on, its claims are answered by the ledger. */
+  mirrorStartsEmpty(): void {
+    this.ledger = { uids: new Map(), families: new Map() };
+  }
+
   async flagsOf(folderId: number, uids: number[]): Promise<Map<number, string>> {
+    const mine = this.ledger?.uids.get(folderId);
+    if (this.ledger && !uids.some((u) => mine?.has(u))) return new Map();
     const out = new Map<number, string>();
     for (const part of chunks(uids, INSERT_CHUNK)) {
       const rows = await this.db
@@ -271,6 +286,10 @@ export class SyncStore {
   /** Stable ids of the given bases' families that some server location already claims. */
   async claimedIds(accountId: number, bases: string[]): Promise<Set<string>> {
     const claimed = new Set<string>();
+    if (this.ledger) {
+      for (const b of bases) for (const id of this.ledger.families.get(b) ?? []) claimed.add(id);
+      return claimed;
+    }
     for (const part of chunks([...new Set(bases)], INSERT_CHUNK)) {
       const rows = await this.db
         .selectFrom('server_messages')
@@ -313,6 +332,14 @@ export class SyncStore {
     if (rows.length === 0) return;
     await this.beforeChange();
     this.touch(rows, false, true);
+    if (!this.ledger) return;
+    for (const r of rows) {
+      const uids = this.ledger.uids.get(r.folder_id) ?? new Set<number>();
+      this.ledger.uids.set(r.folder_id, uids.add(r.uid));
+      const family = this.ledger.families.get(familyBase(r.stable_id));
+      if (family) family.push(r.stable_id);
+      else this.ledger.families.set(familyBase(r.stable_id), [r.stable_id]);
+    }
   }
 
   private touch(rows: { stable_id: string }[], removed = false, inserted = false): void {
@@ -323,6 +350,8 @@ export class SyncStore {
       this.settled.delete(id);
     }
     if (removed) this.removed += rows.length;
+    // A removed id is free to be claimed again (a move): only the store knows which are free then.
+    if (removed && rows.length > 0) this.ledger = null;
   }
 
   /**
@@ -331,7 +360,9 @@ export class SyncStore {
    * of beforeInsertElsewhere once the other connection has inserted them.
    */
   locationsWritten(rows: { stable_id: string }[], all: boolean): void {
-    if (!all) for (const r of rows) this.insertedOnly.delete(r.stable_id);
+    if (all) return;
+    for (const r of rows) this.insertedOnly.delete(r.stable_id);
+    this.ledger = null; // some were stored already: the ledger was not the whole mirror
   }
 
   /**

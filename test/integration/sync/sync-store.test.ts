@@ -116,4 +116,37 @@ describe.each(await storeKinds())('sync store bookkeeping on %s', (kind) => {
     await ts.store.db.insertInto('server_messages').values(row(1)).execute();
     expect(await new SyncStore(ts.store, accountId).leftover('hash')).toBe(true);
   });
+
+  it('a run that found the mirror empty claims from what it wrote, and from the store again once something is removed', async () => {
+    const { store, folderId, row } = await setup();
+    store.mirrorStartsEmpty();
+    const base = row(1).stable_id;
+    const [a, b, c] = [row(1), { ...row(2), stable_id: `${base}:2` }, row(3)];
+    await store.insertServerMessages([a, b]);
+    await store.beforeInsertElsewhere([c]); // in flight to another connection: claimed all the same
+    expect([...(await store.claimedIds(a.account_id, [base, c.stable_id, 'other']))].sort()).toEqual(
+      [base, `${base}:2`, c.stable_id].sort(),
+    );
+    expect(await store.flagsOf(folderId, [4, 5])).toEqual(new Map());
+    // A UID this run mirrored is read from the store, with its flags as stored.
+    expect(await store.flagsOf(folderId, [1, 4])).toEqual(new Map([[1, '[]']]));
+    // a leaves the folder (a move, say): its id is free again, as only the store can tell now (a family
+    // whose base is free claims nothing: its next message takes the base).
+    await store.applyStateChanges(folderId, [], [1]);
+    expect(await store.claimedIds(a.account_id, [base])).toEqual(new Set());
+  });
+
+  it('a ledger that meets a location stored already gives way to the store', async () => {
+    const { store, folderId, row } = await setup();
+    store.mirrorStartsEmpty();
+    // Written behind the run's back: the mirror was not empty after all.
+    await ts.store.db
+      .insertInto('server_messages')
+      .values([row(7), row(9)])
+      .execute();
+    await store.beforeInsertElsewhere([row(7), row(8)]);
+    store.locationsWritten([row(7), row(8)], false); // the insert met row 7
+    expect(await store.flagsOf(folderId, [9])).toEqual(new Map([[9, '[]']]));
+    expect([...(await store.claimedIds(row(9).account_id, [row(9).stable_id]))]).toEqual([row(9).stable_id]);
+  });
 });
