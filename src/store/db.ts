@@ -19,7 +19,8 @@ export interface Store {
    * reach the disk (synchronous_commit=off), the trade SQLite's WAL with synchronous=NORMAL makes for
    * every commit: a crash of the database server or the machine can lose the last moments of such
    * commits, never their order or consistency. It spares a sync one disk flush per statement (5–15 ms
-   * each here), most of a small sync's time on PostgreSQL. On SQLite it is `db`.
+   * each here), most of a small sync's time on PostgreSQL. A sync reads through it too (SyncStore.db):
+   * a fresh process then warms one pool's connections, not two. On SQLite it is `db`.
    */
   redoable: Kysely<Database>;
   dialect: StoreKind;

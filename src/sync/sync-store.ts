@@ -147,8 +147,12 @@ export class SyncStore {
     await this.setDirty(0, settingsHash);
   }
 
+  /**
+   * The sync's reads go through `redoable`'s connections too (synchronous_commit is nothing to a read):
+   * a run then opens one pool's connections, each PostgreSQL backend warming its catalog caches once.
+   */
   get db(): Kysely<Database> {
-    return this.store.db;
+    return this.store.redoable;
   }
 
   async loadFolders(accountId: number): Promise<StoredFolder[]> {
