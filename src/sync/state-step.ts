@@ -418,13 +418,10 @@ async function claimAndInsert(run: SyncRun, all: ServerMessageRow[], allBases: s
   // In one claim chunk (every batch with bodies), the ids claimed in the bases' families are read
   // alongside, for all the bases: a superset of those of the new rows, which the claims below need.
   const oneChunk = all.length <= HEADER_BATCH;
-  const [known, claimedAlongside] = await Promise.all([
-    run.store.flagsOf(
-      all[0].folder_id,
-      all.map((r) => r.uid),
-    ),
-    oneChunk ? run.store.claimedIds(run.account.id, allBases) : null,
-  ]);
+  const uids = all.map((r) => r.uid);
+  const { known, claimed: claimedAlongside } = oneChunk
+    ? await run.store.claimLookup(all[0].folder_id, uids, allBases)
+    : { known: await run.store.flagsOf(all[0].folder_id, uids), claimed: null };
   const refreshed = all.filter((r) => known.has(r.uid) && known.get(r.uid) !== r.flags);
   await run.store.applyStateChanges(all[0].folder_id, refreshed, []);
   const rows = all.filter((r) => !known.has(r.uid));

@@ -301,21 +301,57 @@ export class SyncStore {
         .where('account_id', '=', accountId)
         .where('stable_id', 'in', part)
         .execute();
-      // Only a claimed base can have claimed ordinals (ordinals are handed out lowest first).
-      for (const r of rows) {
-        const { from, to } = familyRange(r.stable_id);
-        const fam = await this.db
-          .selectFrom('server_messages')
-          .select('stable_id')
-          .where('account_id', '=', accountId)
-          .where('stable_id', '>=', from)
-          .where('stable_id', '<', to)
-          .execute();
-        claimed.add(r.stable_id);
-        for (const f of fam) claimed.add(f.stable_id);
-      }
+      for (const id of await this.families(rows.map((r) => r.stable_id))) claimed.add(id);
     }
     return claimed;
+  }
+
+  /** The claimed ids of these claimed bases' families. Only a claimed base can have claimed ordinals (they are handed out lowest first). */
+  private async families(claimedBases: string[]): Promise<Set<string>> {
+    const claimed = new Set<string>();
+    for (const base of claimedBases) {
+      const { from, to } = familyRange(base);
+      const fam = await this.db
+        .selectFrom('server_messages')
+        .select('stable_id')
+        .where('account_id', '=', this.accountId)
+        .where('stable_id', '>=', from)
+        .where('stable_id', '<', to)
+        .execute();
+      claimed.add(base);
+      for (const f of fam) claimed.add(f.stable_id);
+    }
+    return claimed;
+  }
+
+  /**
+   * flagsOf(folderId, uids) and claimedIds(bases) together, in one statement: one round trip on one
+   * connection. Side by side, the two made a fresh process's pool open a third and a fourth PostgreSQL
+   * connection whenever a COPY and a folder's UPDATE held the first two, and the claim waited for them
+   * (~40 ms of a 100-message sync).
+   */
+  async claimLookup(folderId: number, uids: number[], bases: string[]): Promise<{ known: Map<number, string>; claimed: Set<string> }> {
+    const distinct = [...new Set(bases)];
+    if (this.ledger || uids.length === 0 || distinct.length === 0 || uids.length > INSERT_CHUNK || distinct.length > INSERT_CHUNK) {
+      const [known, claimed] = await Promise.all([this.flagsOf(folderId, uids), this.claimedIds(this.accountId, bases)]);
+      return { known, claimed };
+    }
+    const rows = await this.db
+      .selectFrom('server_messages')
+      .select([sql<string>`'u'`.as('k'), 'uid', 'flags', 'stable_id'])
+      .where('folder_id', '=', folderId)
+      .where('uid', 'in', uids)
+      .unionAll((eb) =>
+        eb
+          .selectFrom('server_messages')
+          .select([sql<string>`'s'`.as('k'), 'uid', 'flags', 'stable_id'])
+          .where('account_id', '=', this.accountId)
+          .where('stable_id', 'in', distinct),
+      )
+      .execute();
+    const known = new Map(rows.filter((r) => r.k === 'u').map((r) => [Number(r.uid), r.flags]));
+    const claimed = await this.families(rows.filter((r) => r.k === 's').map((r) => r.stable_id));
+    return { known, claimed };
   }
 
   /** Where a parse thread may write this run's sealed batches itself (SQLite on a file), else null. */

@@ -149,4 +149,27 @@ describe.each(await storeKinds())('sync store bookkeeping on %s', (kind) => {
     expect(await store.flagsOf(folderId, [9])).toEqual(new Map([[9, '[]']]));
     expect([...(await store.claimedIds(row(9).account_id, [row(9).stable_id]))]).toEqual([row(9).stable_id]);
   });
+
+  it('looks up known UIDs and claimed families in one statement, as flagsOf and claimedIds do apart', async () => {
+    const { store, folderId, row, accountId } = await setup();
+    const base = row(1).stable_id;
+    // base and its second ordinal in this folder, a third ordinal elsewhere in the account; row 3 stands alone.
+    const other = await store.upsertFolder(accountId, { path: 'Archive', delimiter: '/', specialUse: null, flags: new Set() });
+    await store.insertServerMessages([row(1, '["\\Seen"]'), { ...row(2), stable_id: `${base}:2` }, row(3)]);
+    await store.insertServerMessages([{ ...row(1), folder_id: other, stable_id: `${base}:3` }]);
+    const uids = [1, 3, 9];
+    const bases = [base, 'unclaimed', base];
+    const together = await store.claimLookup(folderId, uids, bases);
+    expect(together.known).toEqual(await store.flagsOf(folderId, uids));
+    expect(together.known).toEqual(
+      new Map([
+        [1, '["\\Seen"]'],
+        [3, '[]'],
+      ]),
+    );
+    expect([...together.claimed].sort()).toEqual([...(await store.claimedIds(accountId, bases))].sort());
+    expect([...together.claimed].sort()).toEqual([base, `${base}:2`, `${base}:3`].sort());
+    // Nothing known, nothing claimed: both empty.
+    expect(await store.claimLookup(folderId, [42], ['nobody'])).toEqual({ known: new Map(), claimed: new Set() });
+  });
 });
