@@ -87,8 +87,8 @@ export class SyncStore {
   /**
    * The account's whole mirror, while this run wrote all of it: set up (mirrorStartsEmpty) when the run
    * found no location of the account stored, kept by every insert, dropped at the first removal or
-   * conflict. Then a new batch's claims are answered here, not by two SELECTs (a first sync of 10,000
-   * messages on PostgreSQL waited 5-40 ms for them per batch of 100). Folder id → mirrored UIDs, and
+   * conflict. Then a new batch's claims are answered here, not by the store (a first sync of 10,000
+   * messages on PostgreSQL waited 5-40 ms for its queries per batch of 100). Folder id → mirrored UIDs, and
    * base → the ids of its family (one sync of an account at a time: nobody else writes its mirror).
    */
   private ledger: { uids: Map<number, Set<number>>; families: Map<string, string[]> } | null = null;
@@ -301,20 +301,24 @@ export class SyncStore {
         .where('account_id', '=', accountId)
         .where('stable_id', 'in', part)
         .execute();
-      for (const id of await this.families(rows.map((r) => r.stable_id))) claimed.add(id);
+      const found = await this.families(
+        accountId,
+        rows.map((r) => r.stable_id),
+      );
+      for (const id of found) claimed.add(id);
     }
     return claimed;
   }
 
   /** The claimed ids of these claimed bases' families. Only a claimed base can have claimed ordinals (they are handed out lowest first). */
-  private async families(claimedBases: string[]): Promise<Set<string>> {
+  private async families(accountId: number, claimedBases: string[]): Promise<Set<string>> {
     const claimed = new Set<string>();
     for (const base of claimedBases) {
       const { from, to } = familyRange(base);
       const fam = await this.db
         .selectFrom('server_messages')
         .select('stable_id')
-        .where('account_id', '=', this.accountId)
+        .where('account_id', '=', accountId)
         .where('stable_id', '>=', from)
         .where('stable_id', '<', to)
         .execute();
@@ -350,7 +354,10 @@ export class SyncStore {
       )
       .execute();
     const known = new Map(rows.filter((r) => r.k === 'u').map((r) => [Number(r.uid), r.flags]));
-    const claimed = await this.families(rows.filter((r) => r.k === 's').map((r) => r.stable_id));
+    const claimed = await this.families(
+      this.accountId,
+      rows.filter((r) => r.k === 's').map((r) => r.stable_id),
+    );
     return { known, claimed };
   }
 
