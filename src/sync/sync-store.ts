@@ -383,9 +383,10 @@ export class SyncStore {
     for (const r of rows) {
       const uids = this.ledger.uids.get(r.folder_id) ?? new Set<number>();
       this.ledger.uids.set(r.folder_id, uids.add(r.uid));
-      const family = this.ledger.families.get(familyBase(r.stable_id));
+      const base = familyBase(r.stable_id);
+      const family = this.ledger.families.get(base);
       if (family) family.push(r.stable_id);
-      else this.ledger.families.set(familyBase(r.stable_id), [r.stable_id]);
+      else this.ledger.families.set(base, [r.stable_id]);
     }
   }
 
