@@ -51,15 +51,18 @@ describe.each(await storeKinds())('sync engine on %s', (kind) => {
   it('a second sync with nothing changed fetches no body and transfers almost nothing', async () => {
     const { user, pw, acc } = await setup({}, true);
     for (let i = 0; i < 20; i++) d.writeMessage(user, 'INBOX', rawMessage({ subject: `m ${i}`, body: 'x'.repeat(2000) }));
+    d.writeMessage(user, 'Archive', rawMessage({ subject: 'archived' }));
     await syncAccount(acc.input());
     proxy.resetCounters();
     const stats = await syncAccount(acc.input());
     expect(stats.fetched).toBe(0);
     expect(stats.bytesFetched).toBe(0);
     expect(stats.new).toBe(0);
+    // Counted at the start of the run (nothing was written since), over every folder.
+    expect(stats.onServer).toBe(21);
     // 20 bodies are > 40 KB; greeting, login, LIST-STATUS and logout are a few KB at most.
     expect(proxy.bytesToClient).toBeLessThan(6000);
-    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX']));
+    expect(await storedLive(ts.store, acc.account.id)).toEqual(await serverLocations(d, user, pw, ['INBOX', 'Archive']));
   });
 
   it('new mail and flag changes without expunges: each changed folder is opened once', async () => {
