@@ -86,19 +86,20 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // The mirrored counts of known folders, which step 1 compares with LIST-STATUS, are read here too (a
     // walk of the account's mirror: ~10 ms for 10,000 messages on PostgreSQL): no one else writes this
     // account's mirror meanwhile, and a folder LIST shows unknown has no rows to count.
-    // One after another, not side by side: on PostgreSQL side by side took a second connection, whose new
-    // backend (~15 ms of its CPU here) competed with the IMAP server's login for the machine's cores;
-    // the three reads end within the login either way.
-    const known = new Promise((resolve) => setImmediate(resolve)).then(async () => {
-      const stored = await store.loadFolders(account.id);
-      // A first sync writes the whole mailbox: on SQLite, the checkpoint thread starts now, while
-      // the server authenticates, not beside the first batch's parsing (bench (a): ~70 ms).
-      if (stored.length === 0) store.expectBulkWrites();
-      const mirrored = await store.folderCounts(stored.map((f) => f.id));
-      // Every location of the account is in one of its folders: none counted, none stored.
-      if (mirrored.size === 0) store.mirrorStartsEmpty();
-      return [await store.leftover(settingsHash), { stored, mirrored }] as const;
-    });
+    const known = new Promise((resolve) => setImmediate(resolve)).then(() =>
+      Promise.all([
+        store.leftover(settingsHash),
+        store.loadFolders(account.id).then(async (stored) => {
+          // A first sync writes the whole mailbox: on SQLite, the checkpoint thread starts now, while
+          // the server authenticates, not beside the first batch's parsing (bench (a): ~70 ms).
+          if (stored.length === 0) store.expectBulkWrites();
+          const mirrored = await store.folderCounts(stored.map((f) => f.id));
+          // Every location of the account is in one of its folders: none counted, none stored.
+          if (mirrored.size === 0) store.mirrorStartsEmpty();
+          return { stored, mirrored };
+        }),
+      ]),
+    );
     known.catch(() => {}); // awaited below unless the connection fails first
     await connected;
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
