@@ -2,6 +2,8 @@
 // Entry point: only wires commands. Run as the installed `mail-helper` command, it starts Node with the
 // production flags (README, "Running in production"): without them the engine's 10,000-message first
 // sync (as `sync --direct` runs it) peaked at ~252 MB instead of ~212.
+// Each command module only defines its options; what it runs is imported when it runs (commands/*-run.ts):
+// importing every command's dependencies (web app, BullMQ, the engine) kept `--version` busy for ~1 s.
 import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';

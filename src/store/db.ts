@@ -1,9 +1,10 @@
 // The store: one Kysely instance over SQLite (embedded) or PostgreSQL (distributed).
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { describeStore, type Config, type StoreKind } from '../config/config.js';
 import type { Database } from './schema.js';
 import { deferredCheckpointer } from './sqlite-checkpointer.js';
@@ -43,11 +44,20 @@ export class StoreUnavailableError extends StartupError {
   }
 }
 
+/**
+ * pg, loaded when a PostgreSQL store is opened: importing it took ~70 ms here (it looks for a fetch
+ * Response, which makes Node load its HTTP client), paid by every process on SQLite too.
+ */
+let pgModule: typeof pg | undefined;
+function loadPg(): typeof pg {
+  return (pgModule ??= createRequire(import.meta.url)('pg') as typeof pg);
+}
+
 // BIGINT and COUNT(*) arrive as strings from pg; our bigints are timestamps and ids, all far below 2^53.
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 20) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
+    return loadPg().types.getTypeParser(oid, format);
   },
 };
 
@@ -141,7 +151,7 @@ export function openStore(config: Pick<Config, 'store'>, opts: { poolSize?: numb
   }
   const url = config.store.url;
   const pool = (options?: string): pg.Pool => {
-    const p = new pg.Pool({
+    const p = new (loadPg().Pool)({
       connectionString: url,
       max: opts.poolSize ?? 10,
       types: pgTypes,

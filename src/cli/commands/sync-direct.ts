@@ -8,9 +8,10 @@ import { sharedParserPool } from '../../sync/parser-pool.js';
 import { accountSettings } from '../../sync/account-settings.js';
 import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
 import { SyncError } from '../../sync/errors.js';
-import type { Context } from '../context.js';
 import { unlockCliUser } from '../unlock-user.js';
-import { UsageError } from '../exit.js';
+import { exitOnStartupError, UsageError } from '../exit.js';
+import { openContext, type Context } from '../context.js';
+import type { SyncOptions } from './sync.js';
 
 export interface DirectSyncOptions {
   user: string;
@@ -127,4 +128,21 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
     process.stderr.write(`Sync of account "${account.name}" failed (${e.kind}, ${e.code}): ${e.message}\n`);
     return 1;
   }
+}
+
+/** `mail-helper sync --direct`: the engine in this process, for one account. */
+export async function directSyncCommand(opts: SyncOptions): Promise<void> {
+  let code = 0;
+  try {
+    if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
+    const ctx = await openContext();
+    try {
+      code = await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json, passwordStdin: opts.passwordStdin });
+    } finally {
+      await ctx.store.close();
+    }
+  } catch (err) {
+    exitOnStartupError(err);
+  }
+  process.exit(code);
 }

@@ -1,0 +1,117 @@
+// `mail-helper sync` without --direct: queues the task, and with --wait follows it (sync.ts defines the command).
+import cliProgress from 'cli-progress';
+import { liveWorkers } from '../../queue/heartbeat.js';
+import { pingRedis } from '../../queue/redis.js';
+import { waitForTask } from '../../queue/task-watch.js';
+import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js';
+import type { Store } from '../../store/db.js';
+import type { Task } from '../../store/schema.js';
+import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
+import { findCliUser, unlockCliUser } from '../unlock-user.js';
+import { openContext } from '../context.js';
+import { exitOnStartupError, UsageError } from '../exit.js';
+import { openTaskSystem } from '../task-wiring.js';
+import { progressText } from '../../tasks/progress-text.js';
+import type { SyncOptions } from './sync.js';
+
+export async function syncCommand(opts: SyncOptions): Promise<void> {
+  let code = 0;
+  try {
+    code = await runSync(opts);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError || err instanceof NotFoundError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(err instanceof NotFoundError ? 2 : 3);
+    }
+    exitOnStartupError(err);
+  }
+  process.exit(code);
+}
+
+async function runSync(opts: SyncOptions): Promise<number> {
+  if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
+  const maxEmails = opts.maxEmails !== undefined ? Number(opts.maxEmails) : undefined;
+  if (maxEmails !== undefined && (!Number.isInteger(maxEmails) || maxEmails <= 0))
+    throw new UsageError(`--max-emails must be a positive whole number, not "${opts.maxEmails}".`);
+
+  const ctx = await openContext();
+  const { config, store } = ctx;
+  const user = await findCliUser(ctx, opts.user);
+  const accountId = opts.account !== undefined ? await resolveAccount(store, Number(user.id), opts.user, opts.account) : undefined;
+  if (config.queue.kind === 'bullmq') await pingRedis(config.queue.redisUrl);
+  const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
+  const system = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
+  let worker: WorkerRuntime | undefined;
+  try {
+    const userId = Number(user.id);
+    const res =
+      accountId !== undefined
+        ? await enqueueAccountSync(system.queue, system.deps, { userId, accountId, dek, maxEmails })
+        : await enqueueAllAccountsSync(system.queue, system.deps, { userId, dek });
+    dek.fill(0);
+    process.stderr.write(
+      `${res.deduplicated ? 'Already queued or running' : 'Queued'}: task ${res.task.id} (${res.task.type}, ${system.queue.kind} queue)\n`,
+    );
+    if (!opts.wait) {
+      process.stdout.write(`${JSON.stringify({ status: 'queued', task_id: res.task.id, deduplicated: res.deduplicated })}\n`);
+      return 0;
+    }
+    // Embedded mode without a running `serve`: this process runs the job itself.
+    if (config.queue.kind === 'local' && (await liveWorkers(store, 'local')).length === 0) {
+      process.stderr.write('No web server is running the local queue: running the task in this process.\n');
+      worker = await system.startWorker({ pollMs: 200 });
+    } else if (config.queue.kind === 'bullmq' && (await liveWorkers(store, 'bullmq')).length === 0) {
+      process.stderr.write('Warning: no worker is alive; start one with `mail-helper worker` or the task will wait.\n');
+    }
+    const final = await follow(store, res.task.id);
+    const view = taskView(final);
+    if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
+    else if (final.state === 'SUCCESS') process.stdout.write(`Done: ${JSON.stringify(view.result)}\n`);
+    else process.stdout.write(`${final.state}: ${final.error ?? 'no error recorded'}\n`);
+    return final.state === 'SUCCESS' ? 0 : 1;
+  } finally {
+    await worker?.stop(5_000);
+    await system.close();
+    await store.close();
+  }
+}
+
+/** An account of the user by id or by name (as `--direct` accepts it). */
+async function resolveAccount(store: Store, userId: number, userName: string, ref: string): Promise<number> {
+  const byId = /^\d+$/.test(ref) ? Number(ref) : -1;
+  const rows = await store.db
+    .selectFrom('mail_accounts')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where((eb) => eb.or([eb('id', '=', byId), eb('name', '=', ref)]))
+    .execute();
+  if (rows.length === 0) throw new UsageError(`User "${userName}" has no mail account "${ref}" (give its id or its name).`);
+  if (rows.length > 1) throw new UsageError(`User "${userName}" has several accounts named "${ref}"; give the account id instead.`);
+  return Number(rows[0].id);
+}
+
+/** Draws a progress bar on stderr (messages done of total) with the phase and folder. */
+async function follow(store: Parameters<typeof waitForTask>[0], id: string): Promise<Task> {
+  const tty = process.stderr.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    { format: '{state} [{bar}] {value}/{total} {detail}', hideCursor: true, noTTYOutput: !tty, notTTYSchedule: 2000 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(1, 0, { state: 'PENDING', detail: '' });
+  try {
+    return await waitForTask(store, id, {
+      pollMs: 250,
+      onChange: (t) => {
+        const v = taskView(t);
+        const p = (v.progress ?? {}) as { done?: number; total?: number };
+        if (p.total !== undefined) bar.setTotal(Math.max(1, p.total));
+        bar.update(p.done ?? 0, {
+          state: t.state,
+          detail: t.state === 'RETRY' ? `retry at ${v.next_attempt_at}: ${t.error}` : progressText(v.progress),
+        });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}
