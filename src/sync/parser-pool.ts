@@ -72,6 +72,8 @@ export class ParserPool {
   private rr = 0;
   /** Threads that have loaded their code: a job sent before waits for that. */
   private started = 0;
+  /** Messages sent to the threads so far (see warm). */
+  private handled = 0;
 
   constructor(size = Math.min(2, Math.max(1, cpus().length - 1))) {
     const fromSource = import.meta.url.endsWith('.ts');
@@ -117,6 +119,7 @@ export class ParserPool {
 
   /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
   async parse(raw: Buffer): Promise<EmailFields | Error> {
+    this.handled++;
     const r = await this.send({ kind: 'parse', raw: new Uint8Array(raw) }, []);
     if (r instanceof ParserUnavailable) return r;
     return r.email ?? new Error(r.error ?? 'parse failed');
@@ -135,6 +138,7 @@ export class ParserPool {
    */
   async sealBatch(raws: Buffer[], ctx: Omit<SealContext, 'stableId'>, stableIds: string[]): Promise<(SealedMessage | Error)[] | Error> {
     const own = raws.map(ownBuffer);
+    this.handled += raws.length;
     const job: ParseJob = {
       kind: 'seal',
       raws: own,
@@ -165,6 +169,7 @@ export class ParserPool {
     target: ThreadStoreTarget,
   ): Promise<StoredBatch> {
     const own = raws.map(ownBuffer);
+    this.handled += raws.length;
     const job: ParseJob = {
       kind: 'store',
       raws: own,
@@ -194,6 +199,11 @@ export class ParserPool {
   /** Every thread has loaded its code and takes a job at once. */
   get running(): boolean {
     return !this.failed && this.started === this.workers.length;
+  }
+
+  /** Running, and past the first THREADS_FROM messages: the threads' code is compiled for the work by now. */
+  get warm(): boolean {
+    return this.running && this.handled >= THREADS_FROM;
   }
 
   get busy(): boolean {
@@ -227,15 +237,16 @@ export function sharedParserPool(): ParserPool | null {
 
 /**
  * Below this many messages, waiting for parse threads to start costs more than parsing in this thread
- * (a fresh process: +38 ms in a resync after 100 new messages); threads already running are faster
- * from the first message (-18 ms there).
+ * (a fresh process: +38 ms in a resync after 100 new messages). Threads that have parsed this many are
+ * faster from the first message (-18 ms there); threads just started are not: their code runs cold,
+ * as this thread's would (+28 ms there with threads started ahead, as `sync --direct` starts them).
  */
 export const THREADS_FROM = 500;
 
 /**
- * The pool for a run that parses `count` messages: started only when worth the wait; once running,
- * used for any run. A pool still starting is left alone by small runs.
+ * The pool for a run that parses `count` messages: started only when worth the wait; once warm, used
+ * for any run. A pool still starting, or not yet warm, is left alone by small runs.
  */
 export function parserPoolFor(count: number): ParserPool | null {
-  return count >= THREADS_FROM ? sharedParserPool() : shared?.running ? shared : null;
+  return count >= THREADS_FROM ? sharedParserPool() : shared?.warm ? shared : null;
 }
