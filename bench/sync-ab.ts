@@ -5,6 +5,8 @@
 //   AB_VARIANTS  variants separated by "|"; each is Node flags (--x), environment settings (K=V) and
 //                dist=/path/to/other/dist (another build; its tree needs node_modules and the same
 //                schema). Default: the deployed flags alone. Example: "X=1|--always-sparkplug".
+//                MH_BENCH_POOL=1 starts the parse threads before a fresh run's sync and waits until they
+//                run, as `mail-helper sync --direct` starts them while it unlocks the key.
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
 //                baseline; b: the same with nothing new; c-warm: (c) in a process that has synced before
 //                (a running worker); a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.

@@ -4,6 +4,7 @@
 // running worker), or the raw ImapFlow floor (fetch every body, discard). Prints one JSON line.
 // The account it syncs was created beforehand by sync-child.ts (mode "setup").
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
 import { URL, pathToFileURL } from 'node:url';
 
@@ -11,6 +12,7 @@ import { URL, pathToFileURL } from 'node:url';
 const dist = process.env.MH_BENCH_DIST ? pathToFileURL(process.env.MH_BENCH_DIST + '/').href : new URL('../dist/', import.meta.url).href;
 const { openStore } = await import(new URL('store/db.js', dist).href);
 const { syncAccount } = await import(new URL('sync/engine.js', dist).href);
+const { sharedParserPool } = await import(new URL('sync/parser-pool.js', dist).href);
 
 async function floor(a) {
   const c = new ImapFlow({
@@ -82,6 +84,11 @@ async function measured({ sync, timeline }) {
 
 async function mailHelper(a) {
   const account = openAccount(a);
+  // As `mail-helper sync --direct` does while it unlocks the key: the parse thread is started, and running, before the sync.
+  if (process.env.MH_BENCH_POOL === '1') {
+    const pool = sharedParserPool();
+    while (pool && !pool.running) await sleep(2);
+  }
   const out = await measured(account);
   await account.store.close();
   return out;
