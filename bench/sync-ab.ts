@@ -9,7 +9,9 @@
 //                run, as `mail-helper sync --direct` starts them while it unlocks the key.
 //   AB_SCENARIO  c (default): a sync after 100 new messages in a fresh process, mbsync as the
 //                baseline; b: the same with nothing new; c-warm: (c) in a process that has synced before
-//                (a running worker); a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
+//                (a running worker); c-idle: c-warm with the worker idle for AB_IDLE_MS (default 12000) before
+//                the mail comes, as between scheduled syncs (pg's pool closes idle connections after 10 s);
+//                a: an initial sync into a new store, the raw ImapFlow fetch as the baseline.
 //   AB_STORE     sqlite (default) or postgres;  AB_ROUNDS (default 10);  BENCH_MESSAGES (default 10000).
 //   AB_TIMELINE  1: after each Mail Helper run, the ms at which it reached each phase and folder.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,8 +27,11 @@ const SCENARIO = process.env.AB_SCENARIO ?? 'c';
 const KIND = process.env.AB_STORE ?? 'sqlite';
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
-if (!['a', 'b', 'c', 'c-warm'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
-  process.stderr.write('AB_SCENARIO must be a, b, c or c-warm, AB_STORE sqlite or postgres, AB_ROUNDS a positive number\n');
+const IDLE_MS = Number(process.env.AB_IDLE_MS ?? 12_000);
+if (!['a', 'b', 'c', 'c-warm', 'c-idle'].includes(SCENARIO) || !['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0) || !(IDLE_MS >= 0)) {
+  process.stderr.write(
+    'AB_SCENARIO must be a, b, c, c-warm or c-idle, AB_STORE sqlite or postgres, AB_ROUNDS a positive number, AB_IDLE_MS a number of ms\n',
+  );
   process.exit(2);
 }
 
@@ -127,10 +132,11 @@ try {
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       if (SCENARIO === 'a') store = await freshStore();
       else if (SCENARIO !== 'b') newMail();
-      if (SCENARIO === 'c-warm') {
+      if (SCENARIO === 'c-warm' || SCENARIO === 'c-idle') {
         // Its first sync fetches that mail, then a no-change sync; the measured one follows new mail.
         const run = warmChild({ ...target, mode: 'mailhelper-warm', ...store }, { flags: v.flags, env: v.env });
         await run.ready;
+        if (SCENARIO === 'c-idle') await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
         newMail();
         add(v.label, await run.go());
       } else add(v.label, measure({ mode: 'mailhelper', ...store }, v));
