@@ -107,6 +107,7 @@ export class ParserPool {
   private send(req: ParseJob, transfer: ArrayBuffer[]): Promise<Reply | ParserUnavailable> {
     // A failed or closed pool answers at once: a sync still holding it must not wait for a dead thread.
     if (this.failed) return Promise.resolve(new ParserUnavailable(`parse thread failed: ${this.failed.message}`));
+    this.handled += req.kind === 'parse' ? 1 : req.raws.length;
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length];
     // Threads hold the process open only while they have work, so an idle shared pool never blocks exit.
@@ -119,7 +120,6 @@ export class ParserPool {
 
   /** Resolves with the parsed email, or with an Error describing why the message does not parse. */
   async parse(raw: Buffer): Promise<EmailFields | Error> {
-    this.handled++;
     const r = await this.send({ kind: 'parse', raw: new Uint8Array(raw) }, []);
     if (r instanceof ParserUnavailable) return r;
     return r.email ?? new Error(r.error ?? 'parse failed');
@@ -138,7 +138,6 @@ export class ParserPool {
    */
   async sealBatch(raws: Buffer[], ctx: Omit<SealContext, 'stableId'>, stableIds: string[]): Promise<(SealedMessage | Error)[] | Error> {
     const own = raws.map(ownBuffer);
-    this.handled += raws.length;
     const job: ParseJob = {
       kind: 'seal',
       raws: own,
@@ -169,7 +168,6 @@ export class ParserPool {
     target: ThreadStoreTarget,
   ): Promise<StoredBatch> {
     const own = raws.map(ownBuffer);
-    this.handled += raws.length;
     const job: ParseJob = {
       kind: 'store',
       raws: own,
