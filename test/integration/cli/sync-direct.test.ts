@@ -6,6 +6,10 @@ import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { runCli } from '../../fixtures/processes.js';
 import { rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
+import { THREADS_FROM } from '../../../src/sync/parser-pool.js';
+
+/** Enough new mail for the parse threads, whose code the bundled CLI loads from dist/cli/parse-worker.js. */
+const MANY = THREADS_FROM + 20;
 
 let d: Dovecot;
 beforeAll(async () => {
@@ -13,6 +17,10 @@ beforeAll(async () => {
   for (const u of ['cli1', 'cli2']) d.addUser(u, `${u}-imap-pw`);
   for (let i = 0; i < 3; i++) d.writeMessage('cli1', 'INBOX', rawMessage({ subject: `cli ${i}` }));
   d.writeMessage('cli2', 'INBOX', rawMessage({ subject: 'cli2' }));
+  for (const u of ['many-sqlite', 'many-postgres']) {
+    d.addUser(u, `${u}-imap-pw`);
+    for (let i = 0; i < MANY; i++) d.writeMessage(u, 'INBOX', rawMessage({ subject: `many ${i}` }));
+  }
 });
 afterAll(async () => {
   await d?.stop();
@@ -21,11 +29,14 @@ afterAll(async () => {
 describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
   let ts: TestStore;
   let accountId: number;
+  let aliceId: number;
+  let aliceDek: Buffer;
   const imapUser = kind === 'sqlite' ? 'cli1' : 'cli2';
   beforeAll(async () => {
     ts = await createTestStore(kind);
     const argon2 = ts.config.auth.argon2;
     const { dek, slot } = await createKeySlot('alice-login-pw', argon2);
+    aliceDek = dek;
     const now = Date.now();
     const user = await ts.store.db
       .insertInto('users')
@@ -42,6 +53,7 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
+    aliceId = Number(user.id);
     const acc = await ts.store.db
       .insertInto('mail_accounts')
       .values({
@@ -68,6 +80,34 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
   afterAll(async () => {
     await ts?.cleanup();
   });
+
+  /** Another mail account of alice's, on `imapUser`'s mailbox, without a cap; returns its id. */
+  async function addAccount(name: string, imapUser: string): Promise<number> {
+    const dek = aliceDek;
+    const now = Date.now();
+    const acc = await ts.store.db
+      .insertInto('mail_accounts')
+      .values({
+        user_id: aliceId,
+        name,
+        host: d.host,
+        port: d.port,
+        security: 'none',
+        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
+        password_enc: encrypt(dek, `${imapUser}-imap-pw`, ACCOUNT_PASSWORD_AAD),
+        include_folders: '[]',
+        exclude_folders: '[]',
+        unseen_only: 0,
+        max_emails: 0,
+        enabled: 1,
+        needs_password: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(acc.id);
+  }
 
   it('syncs the account with the password from MAIL_HELPER_PASSWORD and prints a summary', async () => {
     const r = await runCli(['sync', '--user', 'alice', '--account', 'work', '--direct'], {
@@ -108,5 +148,16 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
     const noDirect = await runCli(['sync', '--user', 'alice', '--account', 'work'], ts.env);
     expect(noDirect.code).toBe(2);
     expect(noDirect.stderr).toMatch(/No password given/);
+  });
+
+  it(`syncs ${MANY} new messages through the parse threads`, async () => {
+    await addAccount('many', `many-${kind}`);
+    const r = await runCli(['sync', '--user', 'alice', '--account', 'many', '--direct', '--json'], {
+      ...ts.env,
+      MAIL_HELPER_PASSWORD: 'alice-login-pw',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ fetched: MANY, onServer: MANY, remaining: 0, parseProblems: 0 });
   });
 });

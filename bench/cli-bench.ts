@@ -1,0 +1,137 @@
+// npm run bench:cli — scenario (c) as a person runs it: `mail-helper sync --direct` after 100 new
+// messages, the whole process (start-up, the key's unlock, the sync, exit), against mbsync's whole run
+// on the same new mail. bench:sync's (c) times the sync alone, inside a process that has loaded the code.
+//
+//   CLI_BUILDS    other builds' dist/ folders to run beside this checkout's, separated by "|" (each tree
+//                 needs node_modules; e.g. a worktree of an earlier commit, built)
+//   CLI_ROUNDS    rounds (default 8); every round writes 100 new messages that each tool then syncs
+//   BENCH_MESSAGES  mailbox size (default 10000)
+// Each build syncs into its own SQLite store (its own DATA_DIR, user and account), so every tool finds
+// the same 100 new messages in a round; the order of the tools alternates between rounds.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { encrypt } from '../src/crypto/aead.js';
+import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../src/crypto/keys.js';
+import { openStore } from '../src/store/db.js';
+import { startDovecot } from '../test/fixtures/dovecot.js';
+import { benchDir, median, NODE_ENV, NODE_FLAGS, settle } from './harness.js';
+import { MailboxWriter } from './mailbox.js';
+import { mbsync, mbsyncConfig } from './mbsync.js';
+
+const ROUNDS = Number(process.env.CLI_ROUNDS ?? 8);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const builds = [
+  resolve(benchDir, '../dist'),
+  ...(process.env.CLI_BUILDS ?? '')
+    .split('|')
+    .filter(Boolean)
+    .map((p) => resolve(p)),
+];
+const USER = 'bench';
+const PW = 'bench-pw';
+const LOGIN_PW = 'bench-login-pw';
+// The argon2id cost of the default configuration (config.ts), given explicitly so that this script's
+// own unlock (to add the account) uses the same.
+const ARGON2 = { memoryCost: 65_536, timeCost: 2 };
+
+const d = await startDovecot();
+d.addUser(USER, PW);
+const work = mkdtempSync(join(tmpdir(), 'mh-cli-'));
+const writer = new MailboxWriter(d, USER);
+writer.write(MESSAGES);
+
+interface Tool {
+  label: string;
+  run(): { ms: number; ok: boolean; out: string };
+}
+
+/** One of the builds: its own data directory, user and account, synced once (unmeasured). */
+async function cliTool(dist: string, i: number): Promise<Tool> {
+  const dataDir = join(work, `data-${i}`);
+  mkdirSync(dataDir);
+  const env = {
+    ...process.env,
+    ...NODE_ENV,
+    DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    QUEUE: 'local',
+    LOG_LEVEL: 'warn',
+    ARGON2_MEMORY_KIB: String(ARGON2.memoryCost),
+    ARGON2_ITERATIONS: String(ARGON2.timeCost),
+    MAIL_HELPER_PASSWORD: LOGIN_PW,
+  };
+  const cli = (args: string[]) => {
+    const t0 = performance.now();
+    const r = spawnSync('node', [...NODE_FLAGS, join(dist, 'cli/main.js'), ...args], { env, encoding: 'utf8' });
+    return { ms: performance.now() - t0, ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
+  };
+  const added = cli(['user', 'add', 'alice']);
+  if (!added.ok) throw new Error(`user add failed: ${added.out}`);
+  const store = openStore({ store: { kind: 'sqlite', path: join(dataDir, 'mail-helper.db') } } as never);
+  const u = await store.db.selectFrom('users').selectAll().where('username', '=', 'alice').executeTakeFirstOrThrow();
+  const dek = await unlockKeySlot(LOGIN_PW, u.kek_salt, u.wrapped_dek, ARGON2);
+  const now = Date.now();
+  await store.db
+    .insertInto('mail_accounts')
+    .values({
+      user_id: u.id,
+      name: 'bench',
+      host: d.host,
+      port: d.port,
+      security: 'none',
+      username_enc: encrypt(dek, USER, ACCOUNT_USERNAME_AAD),
+      password_enc: encrypt(dek, PW, ACCOUNT_PASSWORD_AAD),
+      include_folders: '[]',
+      exclude_folders: '[]',
+      unseen_only: 0,
+      max_emails: 0,
+      enabled: 1,
+      needs_password: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  await store.close();
+  const sync = () => cli(['sync', '--user', 'alice', '--account', 'bench', '--direct', '--json']);
+  const first = sync();
+  if (!first.ok) throw new Error(`initial sync failed: ${first.out}`);
+  return { label: i === 0 ? 'mail-helper (this checkout)' : `mail-helper (${dist})`, run: sync };
+}
+
+try {
+  const tools: Tool[] = [];
+  for (const [i, dist] of builds.entries()) tools.push(await cliTool(dist, i));
+  const conf = mbsyncConfig(join(work, 'mbsync'), { host: d.host, port: d.port, user: USER, pw: PW });
+  mbsync(conf);
+  tools.unshift({
+    label: 'mbsync',
+    run: () => {
+      const s = mbsync(conf);
+      return { ms: s.ms, ok: true, out: '' };
+    },
+  });
+  const times = new Map<string, number[]>(tools.map((t) => [t.label, []]));
+  for (let i = 0; i < ROUNDS; i++) {
+    writer.write(100);
+    process.stderr.write(`round ${i + 1}/${ROUNDS}:`);
+    for (const t of i % 2 ? [...tools].reverse() : tools) {
+      settle();
+      const r = t.run();
+      if (!r.ok) throw new Error(`${t.label} failed: ${r.out}`);
+      if (t.label !== 'mbsync' && !/"fetched":\s*100\b/.test(r.out))
+        throw new Error(`${t.label} did not fetch the 100 new messages: ${r.out}`);
+      times.get(t.label)!.push(r.ms);
+      process.stderr.write(` ${t.label} ${r.ms.toFixed(0)} ms;`);
+    }
+    process.stderr.write('\n');
+  }
+  const base = median(times.get('mbsync')!);
+  process.stdout.write(`\n(c) as run from the command line, ${MESSAGES} messages, 100 new a round, ${ROUNDS} rounds (median ms)\n`);
+  for (const [label, xs] of times)
+    process.stdout.write(`${label.padEnd(40)} ${median(xs).toFixed(0).padStart(6)} ms  ${(median(xs) / base).toFixed(2)}× mbsync\n`);
+} finally {
+  await d.stop();
+  rmSync(work, { recursive: true, force: true });
+}
