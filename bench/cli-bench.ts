@@ -129,8 +129,18 @@ try {
   }
   const base = median(times.get('mbsync')!);
   process.stdout.write(`\n(c) as run from the command line, ${MESSAGES} messages, 100 new a round, ${ROUNDS} rounds (median ms)\n`);
-  for (const [label, xs] of times)
-    process.stdout.write(`${label.padEnd(40)} ${median(xs).toFixed(0).padStart(6)} ms  ${(median(xs) / base).toFixed(2)}× mbsync\n`);
+  const first = times.get(tools[1].label)!;
+  for (const [label, xs] of times) {
+    // Other builds against this checkout's, round by round: the machine drifts between minutes.
+    const diffs = xs.map((x, i) => x - first[i]);
+    const paired =
+      label === 'mbsync' || xs === first
+        ? ''
+        : `  (this checkout faster in ${diffs.filter((x) => x > 0).length}/${xs.length} rounds, by ${median(diffs).toFixed(0)} ms in the median round)`;
+    process.stdout.write(
+      `${label.padEnd(40)} ${median(xs).toFixed(0).padStart(6)} ms  ${(median(xs) / base).toFixed(2)}× mbsync${paired}\n`,
+    );
+  }
 } finally {
   await d.stop();
   rmSync(work, { recursive: true, force: true });

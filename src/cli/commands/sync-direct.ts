@@ -3,7 +3,6 @@
 import { SingleBar } from 'cli-progress';
 import { decryptText, DecryptError } from '../../crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../crypto/keys.js';
-import { syncAccount } from '../../sync/engine.js';
 import { sharedParserPool } from '../../sync/parser-pool.js';
 import { accountSettings } from '../../sync/account-settings.js';
 import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
@@ -80,7 +79,10 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
     throw new UsageError(
       `The credentials of account "${account.name}" must be entered again (the user's key was reset); edit the account in the web UI.`,
     );
-  // The parse threads start while the key is unlocked (argon2, or a person typing the password).
+  // While the key is unlocked (argon2 in libuv's thread pool, or a person typing the password) the
+  // engine's code loads (ImapFlow's above all: ~0.2 s of this thread) and the parse threads start.
+  const engine = import('../../sync/engine.js');
+  engine.catch(() => {}); // awaited below, unless the unlock fails first
   sharedParserPool();
   const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
   let credentials: { username: string; password: string };
@@ -96,6 +98,7 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
       );
     throw err;
   }
+  const { syncAccount } = await engine;
   const bar = opts.json ? null : progressBar();
   const started = Date.now();
   try {
