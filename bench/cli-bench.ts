@@ -5,9 +5,10 @@
 //   CLI_BUILDS    other builds' dist/ folders to run beside this checkout's, separated by "|" (each tree
 //                 needs node_modules; e.g. a worktree of an earlier commit, built)
 //   CLI_ROUNDS    rounds (default 8); every round writes 100 new messages that each tool then syncs
+//   CLI_STORE     sqlite (default) or postgres (a new database on MH_TEST_PG_URL's server per build)
 //   BENCH_MESSAGES  mailbox size (default 10000)
-// Each build syncs into its own SQLite store (its own DATA_DIR, user and account), so every tool finds
-// the same 100 new messages in a round; the order of the tools alternates between rounds.
+// Each build syncs into its own store (its own DATA_DIR, database, user and account), so every tool
+// finds the same 100 new messages in a round; the order of the tools alternates between rounds.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,19 @@ import { encrypt } from '../src/crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../src/crypto/keys.js';
 import { openStore } from '../src/store/db.js';
 import { startDovecot } from '../test/fixtures/dovecot.js';
+import { createPgDatabase } from '../test/fixtures/stores.js';
 import { benchDir, median, NODE_ENV, NODE_FLAGS, settle } from './harness.js';
 import { MailboxWriter } from './mailbox.js';
 import { mbsync, mbsyncConfig } from './mbsync.js';
 
 const ROUNDS = Number(process.env.CLI_ROUNDS ?? 8);
+const KIND = process.env.CLI_STORE ?? 'sqlite';
+if (!['sqlite', 'postgres'].includes(KIND) || !(ROUNDS > 0)) {
+  process.stderr.write('CLI_STORE must be sqlite or postgres, CLI_ROUNDS a positive number\n');
+  process.exit(2);
+}
+/** The PostgreSQL databases made for the builds, dropped at the end. */
+const databases: { drop(): Promise<void> }[] = [];
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const builds = [
   resolve(benchDir, '../dist'),
@@ -51,11 +60,13 @@ interface Tool {
 async function cliTool(dist: string, i: number): Promise<Tool> {
   const dataDir = join(work, `data-${i}`);
   mkdirSync(dataDir);
+  const pgDb = KIND === 'postgres' ? await createPgDatabase() : null;
+  if (pgDb) databases.push(pgDb);
   const env = {
     ...process.env,
     ...NODE_ENV,
     DATA_DIR: dataDir,
-    DATABASE_URL: '',
+    DATABASE_URL: pgDb?.url ?? '',
     QUEUE: 'local',
     LOG_LEVEL: 'warn',
     ARGON2_MEMORY_KIB: String(ARGON2.memoryCost),
@@ -69,7 +80,9 @@ async function cliTool(dist: string, i: number): Promise<Tool> {
   };
   const added = cli(['user', 'add', 'alice']);
   if (!added.ok) throw new Error(`user add failed: ${added.out}`);
-  const store = openStore({ store: { kind: 'sqlite', path: join(dataDir, 'mail-helper.db') } } as never);
+  const store = openStore({
+    store: pgDb ? { kind: 'postgres', url: pgDb.url } : { kind: 'sqlite', path: join(dataDir, 'mail-helper.db') },
+  } as never);
   const u = await store.db.selectFrom('users').selectAll().where('username', '=', 'alice').executeTakeFirstOrThrow();
   const dek = await unlockKeySlot(LOGIN_PW, u.kek_salt, u.wrapped_dek, ARGON2);
   const now = Date.now();
@@ -128,7 +141,9 @@ try {
     process.stderr.write('\n');
   }
   const base = median(times.get('mbsync')!);
-  process.stdout.write(`\n(c) as run from the command line, ${MESSAGES} messages, 100 new a round, ${ROUNDS} rounds (median ms)\n`);
+  process.stdout.write(
+    `\n(c) as run from the command line, ${KIND}, ${MESSAGES} messages, 100 new a round, ${ROUNDS} rounds (median ms)\n`,
+  );
   const first = times.get(tools[1].label)!;
   for (const [label, xs] of times) {
     // Other builds against this checkout's, round by round: the machine drifts between minutes.
@@ -142,6 +157,7 @@ try {
     );
   }
 } finally {
+  for (const db of databases) await db.drop();
   await d.stop();
   rmSync(work, { recursive: true, force: true });
 }

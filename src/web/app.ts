@@ -46,7 +46,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Form posts are small; 1 MiB stays the limit for JSON bodies. */
 const FORM_BODY_LIMIT = 64 * 1024;
 
-// dist/web/app.js and src/web/app.ts both find the stylesheet and script in src/web/public.
+// dist/web/app.js, the bundled CLI's chunks (dist/cli/, the same depth) and src/web/app.ts all find the
+// stylesheet and script in src/web/public.
 function publicDir(): string {
   const candidates = [new URL('./public/', import.meta.url), new URL('../../src/web/public/', import.meta.url)].map((u) =>
     fileURLToPath(u),
