@@ -47,5 +47,8 @@ await build({
   // CommonJS packages inside an ES module bundle call require(); give them Node's.
   banner: { js: "import { createRequire as __mhCreateRequire } from 'node:module'; const require = __mhCreateRequire(import.meta.url);" },
   sourcemap: true, // as tsc's files have
+  // Without comments or indentation: a third less to read and parse, and no JSDoc's non-ASCII
+  // characters, which made V8 read whole chunks as two-byte strings (bench:cli: -50 ms, 11 of 12).
+  minifyWhitespace: true,
   logLevel: 'warning',
 });

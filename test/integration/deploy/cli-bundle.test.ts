@@ -12,11 +12,11 @@ function loadedPackages(): Set<string> {
   const found = new Set<string>();
   for (const f of readdirSync(cliDir).filter((n) => n.endsWith('.js'))) {
     const text = readFileSync(new URL(f, cliDir), 'utf8');
-    // esbuild's output: import/export statements at a line's start, import("x"), and require("x") of
-    // the CommonJS parts (through the banner's require).
+    // esbuild's output (minified whitespace: statements follow each other on a line): import and
+    // export statements, import("x"), and require("x") of the CommonJS parts (the banner's require).
     const specs = [
-      ...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)";/gms),
-      ...text.matchAll(/^import\s*"([^"]+)";/gm),
+      ...text.matchAll(/(?:^|;)(?:import|export)\b[^;"]*?\bfrom\s*"([^"]+)"/gm),
+      ...text.matchAll(/(?:^|;)import\s*"([^"]+)"/gm),
       ...text.matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g),
       ...text.matchAll(/\b__require\(\s*"([^"]+)"\s*\)/g),
     ];
