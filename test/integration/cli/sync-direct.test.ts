@@ -54,35 +54,14 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
       .returning('id')
       .executeTakeFirstOrThrow();
     aliceId = Number(user.id);
-    const acc = await ts.store.db
-      .insertInto('mail_accounts')
-      .values({
-        user_id: user.id,
-        name: 'work',
-        host: d.host,
-        port: d.port,
-        security: 'none',
-        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
-        password_enc: encrypt(dek, `${imapUser}-imap-pw`, ACCOUNT_PASSWORD_AAD),
-        include_folders: '[]',
-        exclude_folders: '[]',
-        unseen_only: 0,
-        max_emails: 50,
-        enabled: 1,
-        needs_password: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    accountId = Number(acc.id);
+    accountId = await addAccount('work', imapUser, 50);
   });
   afterAll(async () => {
     await ts?.cleanup();
   });
 
-  /** Another mail account of alice's, on `imapUser`'s mailbox, without a cap; returns its id. */
-  async function addAccount(name: string, imapUser: string): Promise<number> {
+  /** A mail account of alice's on Dovecot user `login`'s mailbox (at most `maxEmails` a run, 0: no cap); returns its id. */
+  async function addAccount(name: string, login: string, maxEmails = 0): Promise<number> {
     const dek = aliceDek;
     const now = Date.now();
     const acc = await ts.store.db
@@ -93,12 +72,12 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
         host: d.host,
         port: d.port,
         security: 'none',
-        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
-        password_enc: encrypt(dek, `${imapUser}-imap-pw`, ACCOUNT_PASSWORD_AAD),
+        username_enc: encrypt(dek, login, ACCOUNT_USERNAME_AAD),
+        password_enc: encrypt(dek, `${login}-imap-pw`, ACCOUNT_PASSWORD_AAD),
         include_folders: '[]',
         exclude_folders: '[]',
         unseen_only: 0,
-        max_emails: 0,
+        max_emails: maxEmails,
         enabled: 1,
         needs_password: 0,
         created_at: now,
