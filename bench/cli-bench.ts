@@ -13,11 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encrypt } from '../src/crypto/aead.js';
-import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, unlockKeySlot } from '../src/crypto/keys.js';
+import { unlockKeySlot } from '../src/crypto/keys.js';
 import { openStore } from '../src/store/db.js';
 import { startDovecot } from '../test/fixtures/dovecot.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
+import { insertMailAccount } from '../test/fixtures/sync-account.js';
 import { benchDir, median, NODE_ENV, NODE_FLAGS, settle } from './harness.js';
 import { MailboxWriter } from './mailbox.js';
 import { mbsync, mbsyncConfig } from './mbsync.js';
@@ -85,27 +85,7 @@ async function cliTool(dist: string, i: number): Promise<Tool> {
   } as never);
   const u = await store.db.selectFrom('users').selectAll().where('username', '=', 'alice').executeTakeFirstOrThrow();
   const dek = await unlockKeySlot(LOGIN_PW, u.kek_salt, u.wrapped_dek, ARGON2);
-  const now = Date.now();
-  await store.db
-    .insertInto('mail_accounts')
-    .values({
-      user_id: u.id,
-      name: 'bench',
-      host: d.host,
-      port: d.port,
-      security: 'none',
-      username_enc: encrypt(dek, USER, ACCOUNT_USERNAME_AAD),
-      password_enc: encrypt(dek, PW, ACCOUNT_PASSWORD_AAD),
-      include_folders: '[]',
-      exclude_folders: '[]',
-      unseen_only: 0,
-      max_emails: 0,
-      enabled: 1,
-      needs_password: 0,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
+  await insertMailAccount(store, { userId: u.id, dek, server: d, credentials: { username: USER, password: PW }, name: 'bench' });
   await store.close();
   const sync = () => cli(['sync', '--user', 'alice', '--account', 'bench', '--direct', '--json']);
   const first = sync();

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encrypt } from '../../../src/crypto/aead.js';
-import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, createKeySlot } from '../../../src/crypto/keys.js';
+import { createKeySlot } from '../../../src/crypto/keys.js';
 import { hashPassword } from '../../../src/crypto/password.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { runCli } from '../../fixtures/processes.js';
-import { rawMessage } from '../../fixtures/sync-account.js';
+import { insertMailAccount, rawMessage } from '../../fixtures/sync-account.js';
 import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 import { THREADS_FROM } from '../../../src/sync/parser-pool.js';
 
@@ -62,30 +61,8 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
 
   /** A mail account of alice's on Dovecot user `login`'s mailbox (at most `maxEmails` a run, 0: no cap); returns its id. */
   async function addAccount(name: string, login: string, maxEmails = 0): Promise<number> {
-    const dek = aliceDek;
-    const now = Date.now();
-    const acc = await ts.store.db
-      .insertInto('mail_accounts')
-      .values({
-        user_id: aliceId,
-        name,
-        host: d.host,
-        port: d.port,
-        security: 'none',
-        username_enc: encrypt(dek, login, ACCOUNT_USERNAME_AAD),
-        password_enc: encrypt(dek, `${login}-imap-pw`, ACCOUNT_PASSWORD_AAD),
-        include_folders: '[]',
-        exclude_folders: '[]',
-        unseen_only: 0,
-        max_emails: maxEmails,
-        enabled: 1,
-        needs_password: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return Number(acc.id);
+    const credentials = { username: login, password: `${login}-imap-pw` };
+    return insertMailAccount(ts.store, { userId: aliceId, dek: aliceDek, server: d, credentials, name, maxEmails });
   }
 
   it('syncs the account with the password from MAIL_HELPER_PASSWORD and prints a summary', async () => {
