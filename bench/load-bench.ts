@@ -8,8 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../src/config/config.js';
-import { encrypt } from '../src/crypto/aead.js';
-import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD, createKeySlot } from '../src/crypto/keys.js';
+import { createKeySlot } from '../src/crypto/keys.js';
 import { createLogger } from '../src/observability/logger.js';
 import { waitForTask } from '../src/queue/task-watch.js';
 import { openStore, type Store } from '../src/store/db.js';
@@ -20,6 +19,7 @@ import { createTaskSystem } from '../src/tasks/task-system.js';
 import { startDovecot, type Dovecot } from '../test/fixtures/dovecot.js';
 import { createTestRedis } from '../test/fixtures/redis.js';
 import { createPgDatabase } from '../test/fixtures/stores.js';
+import { insertMailAccount } from '../test/fixtures/sync-account.js';
 import { MailboxWriter } from './mailbox.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,28 +70,8 @@ async function setup(env: Record<string, string>, servers: { user: string; pw: s
     .executeTakeFirstOrThrow();
   const ids: number[] = [];
   for (const s of servers) {
-    const row = await store.db
-      .insertInto('mail_accounts')
-      .values({
-        user_id: u.id,
-        name: s.user,
-        host: d.host,
-        port: d.port,
-        security: 'none',
-        username_enc: encrypt(dek, s.user, ACCOUNT_USERNAME_AAD),
-        password_enc: encrypt(dek, s.pw, ACCOUNT_PASSWORD_AAD),
-        include_folders: '[]',
-        exclude_folders: '[]',
-        unseen_only: 0,
-        max_emails: 100_000,
-        enabled: 1,
-        needs_password: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    ids.push(Number(row.id));
+    const credentials = { username: s.user, password: s.pw };
+    ids.push(await insertMailAccount(store, { userId: Number(u.id), dek, server: d, credentials, name: s.user, maxEmails: 100_000 }));
   }
   return { config, store, userId: Number(u.id), dek, accountIds: ids };
 }

@@ -4,14 +4,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encrypt } from '../../../src/crypto/aead.js';
-import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../../../src/crypto/keys.js';
 import { openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { CLI, runCli } from '../../fixtures/processes.js';
 import { spawnSync } from 'node:child_process';
 import { createTestStore, type TestStore } from '../../fixtures/stores.js';
+import { insertMailAccount } from '../../fixtures/sync-account.js';
 
 describe('sync entry points (local queue, SQLite)', () => {
   let dovecot: Dovecot;
@@ -29,29 +28,8 @@ describe('sync entry points (local queue, SQLite)', () => {
     ts = await createTestStore('sqlite', { RETRY_BASE_MS: '20' });
     const { user, dek } = await createUser(ts.store.db, ts.config.auth.argon2, { username: 'alice', password });
     userId = user.id;
-    const now = Date.now();
-    const row = await ts.store.db
-      .insertInto('mail_accounts')
-      .values({
-        user_id: user.id,
-        name: 'inbox',
-        host: dovecot.host,
-        port: dovecot.port,
-        security: 'none',
-        username_enc: encrypt(dek, imapUser, ACCOUNT_USERNAME_AAD),
-        password_enc: encrypt(dek, 'imap-pw', ACCOUNT_PASSWORD_AAD),
-        include_folders: '[]',
-        exclude_folders: '[]',
-        unseen_only: 0,
-        max_emails: 50,
-        enabled: 1,
-        needs_password: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    accountId = Number(row.id);
+    const credentials = { username: imapUser, password: 'imap-pw' };
+    accountId = await insertMailAccount(ts.store, { userId: user.id, dek, server: dovecot, credentials, name: 'inbox', maxEmails: 50 });
   });
   afterAll(async () => {
     await ts?.cleanup();
