@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { decrypt, decryptJson, DecryptError } from '../crypto/aead.js';
 import type { Database } from '../store/schema.js';
 import { packDirFor, readPacked } from '../store/blob-packs.js';
+import { isChunkRef, readChunked } from '../store/blob-chunks.js';
 import { messageContent } from './message-content.js';
 import { attachmentAad, bodyAad, metaAad, rawAad, type AttachmentMeta, type MessageBody, type MessageMeta } from './message-format.js';
 
@@ -239,7 +240,7 @@ export async function getRawMessage(db: Kysely<Database>, dek: Buffer, userId: n
   return (await openRaw(db, dek, Number(r.account_id), r.stable_id, r)) ?? undefined;
 }
 
-/** The message's raw source, decrypted: from its row, or from the pack file its row names; null if it has none. */
+/** The message's raw source, decrypted: from its row, or from the pack file or chunks its row names; null if it has none. */
 async function openRaw(
   db: Kysely<Database>,
   dek: Buffer,
@@ -248,7 +249,8 @@ async function openRaw(
   r: { raw_enc: Buffer | null; raw_ref: string | null },
 ): Promise<Buffer | null> {
   let sealed = r.raw_enc;
-  if (!sealed && r.raw_ref) {
+  if (!sealed && r.raw_ref && isChunkRef(r.raw_ref)) sealed = await readChunked(db, accountId, r.raw_ref);
+  else if (!sealed && r.raw_ref) {
     const dir = packDirFor(db);
     if (!dir) throw new Error('A message names a pack file, but this store keeps none (was it copied from a SQLite store?).');
     sealed = await readPacked(dir, accountId, r.raw_ref);

@@ -102,7 +102,10 @@ export interface MessagesTable {
   meta_enc: Buffer;
   body_enc: Buffer | null;
   raw_enc: Buffer | null;
-  /** Where the sealed raw source is instead of raw_enc: a pack file range (src/store/blob-packs.ts), SQLite only. */
+  /**
+   * Where the sealed raw source is instead of raw_enc: a pack file range on SQLite (src/store/blob-packs.ts),
+   * a range of blob_chunks on PostgreSQL (src/store/blob-chunks.ts).
+   */
   raw_ref: string | null;
   parse_error: string | null;
   has_skipped_attachments: number;
@@ -207,6 +210,14 @@ export interface AppSettingsTable {
   updated_at: number;
 }
 
+/** Sealed raw sources in page-sized pieces, on PostgreSQL (src/store/blob-chunks.ts; empty on SQLite). */
+export interface BlobChunksTable {
+  account_id: number;
+  pack: number;
+  seq: number;
+  data: Buffer;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -215,6 +226,7 @@ export interface Database {
   server_messages: ServerMessagesTable;
   messages: MessagesTable;
   attachments: AttachmentsTable;
+  blob_chunks: BlobChunksTable;
   sync_account_state: SyncAccountStateTable;
   tasks: TasksTable;
   task_attempts: TaskAttemptsTable;

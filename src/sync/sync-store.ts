@@ -3,6 +3,7 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { joinPieces } from '../crypto/aead.js';
 import type { Store } from '../store/db.js';
+import { CHUNK_COPY, chunkPack, newPackId } from '../store/blob-chunks.js';
 import { copyColumns, type CopyColumn, type CopyValue } from '../store/pg-copy.js';
 import type { Database, MessagesTable } from '../store/schema.js';
 import { familyBase, familyRange } from './identity.js';
@@ -12,7 +13,7 @@ import type { ThreadStoreTarget } from './thread-store.js';
 const INSERT_CHUNK = 400;
 /** Sealed bytes per INSERT statement of messages (see insertMessages). */
 const STATEMENT_BYTES = 1024 * 1024;
-/** The messages columns a fetched message sets, as COPY writes them: the sealed source last, from its pieces. */
+/** The messages columns a fetched message sets, as COPY writes them (its sealed source is in blob_chunks, named by raw_ref). */
 const MESSAGE_COPY = copyColumns({
   user_id: 'int8',
   account_id: 'int8',
@@ -28,7 +29,6 @@ const MESSAGE_COPY = copyColumns({
   has_skipped_attachments: 'int4',
   created_at: 'int8',
   updated_at: 'int8',
-  raw_enc: 'bytea',
 });
 const LOCATION_COPY = copyColumns({
   folder_id: 'int8',
@@ -458,13 +458,16 @@ export class SyncStore {
 
   /**
    * Inserts fetched messages, each row's sealed source beside it as pieces (null: it is in a pack and
-   * the row names it); says how many were new (the others were stored already). On PostgreSQL by COPY
-   * (see copied).
+   * the row names it); says how many were new (the others were stored already). On PostgreSQL the
+   * sources go to blob_chunks first, then the rows that name them, each by one COPY (see copied).
    */
   async insertMessages(rows: Insertable<MessagesTable>[], raw: (readonly Buffer[] | null)[]): Promise<number> {
     if (rows.length === 0) return 0;
-    if (await this.copied('messages', MESSAGE_COPY, () => rows.map((r, i) => ({ ...r, raw_enc: raw[i] })))) return rows.length;
-    const full = rows.map((r, i) => ({ ...r, raw_enc: raw[i] ? joinPieces(raw[i]) : null }));
+    if (this.store.copyRows) {
+      rows = await this.chunked(rows, raw);
+      if (await this.copied('messages', MESSAGE_COPY, () => rows)) return rows.length;
+    }
+    const full = rows.map((r, i) => (raw[i] && !r.raw_ref ? { ...r, raw_enc: joinPieces(raw[i]) } : r));
     // Statements of about STATEMENT_BYTES each: the driver builds each statement's parameters in a buffer
     // it grows step by step (pg: by half again, copying), so a 4 MB statement held several transient
     // copies of the batch (~20 MB of peak RSS on PostgreSQL). Each insert stands alone (a rerun redoes any).
@@ -482,6 +485,28 @@ export class SyncStore {
       i = j;
     }
     return inserted;
+  }
+
+  /**
+   * PostgreSQL: writes the batch's sources as one pack of blob_chunks (committed before the rows that will
+   * name them) and returns the rows with their raw_ref set.
+   */
+  private async chunked(rows: Insertable<MessagesTable>[], raw: (readonly Buffer[] | null)[]): Promise<Insertable<MessagesTable>[]> {
+    const withSource = rows.flatMap((_, i) => (raw[i] ? [i] : []));
+    if (withSource.length === 0) return rows;
+    for (let attempt = 1; ; attempt++) {
+      const pack = chunkPack(this.accountId, newPackId(), withSource.map((i) => raw[i]!));
+      try {
+        await this.store.copyRows!('blob_chunks', CHUNK_COPY, pack.rows);
+      } catch (err) {
+        // Another pack of the account has the same number: take another.
+        if ((err as { code?: string }).code === UNIQUE_VIOLATION && attempt < 3) continue;
+        throw err;
+      }
+      const out = rows.slice();
+      withSource.forEach((i, k) => (out[i] = { ...rows[i], raw_ref: pack.refs[k], raw_enc: null }));
+      return out;
+    }
   }
 
   /**

@@ -240,6 +240,7 @@ export async function adminResetPassword(db: Db, argon2: Argon2Params, userId: n
     const accountIds = tx.selectFrom('mail_accounts').select('id').where('user_id', '=', userId);
     await tx.deleteFrom('server_messages').where('account_id', 'in', accountIds).execute();
     await tx.deleteFrom('folders').where('account_id', 'in', accountIds).execute();
+    await tx.deleteFrom('blob_chunks').where('account_id', 'in', accountIds).execute();
     await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
     await tx.updateTable('grants').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
     const n = Number(accounts.numUpdatedRows);

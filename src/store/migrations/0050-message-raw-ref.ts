@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Migration } from './types.js';
 
 // Where a message's sealed raw source is when it is not in raw_enc: `<pack file>:<offset>:<length>` in
-// the account's pack directory beside a SQLite database (src/store/blob-packs.ts). Never set on PostgreSQL.
+// the account's pack directory beside a SQLite database (src/store/blob-packs.ts); on PostgreSQL, from
+// migration 0070 on, a range of blob_chunks (src/store/blob-chunks.ts).
 export const messageRawRef: Migration = {
   name: '0050-message-raw-ref',
   async up(db: Kysely<any>) {

@@ -7,6 +7,7 @@ import { workerTaskTypes } from './0030-worker-task-types.js';
 import { messageListIndexes } from './0040-message-list-indexes.js';
 import { messageRawRef } from './0050-message-raw-ref.js';
 import { sealedColumnsUncompressed } from './0060-sealed-columns-uncompressed.js';
+import { blobChunks } from './0070-blob-chunks.js';
 import type { Migration } from './types.js';
 
 export const migrations: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   messageListIndexes,
   messageRawRef,
   sealedColumnsUncompressed,
+  blobChunks,
 ];
