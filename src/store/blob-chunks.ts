@@ -51,7 +51,7 @@ export function chunkPack(accountId: number, pack: number, blobs: readonly (read
   for (const blob of blobs) {
     let length = 0;
     for (const piece of blob) {
-      for (let at = 0; at < piece.length; ) {
+      for (let at = 0; at < piece.length;) {
         const n = Math.min(room, piece.length - at);
         chunk.push(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n));
         at += n;

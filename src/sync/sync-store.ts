@@ -495,7 +495,11 @@ export class SyncStore {
     const withSource = rows.flatMap((_, i) => (raw[i] ? [i] : []));
     if (withSource.length === 0) return rows;
     for (let attempt = 1; ; attempt++) {
-      const pack = chunkPack(this.accountId, newPackId(), withSource.map((i) => raw[i]!));
+      const pack = chunkPack(
+        this.accountId,
+        newPackId(),
+        withSource.map((i) => raw[i]!),
+      );
       try {
         await this.store.copyRows!('blob_chunks', CHUNK_COPY, pack.rows);
       } catch (err) {

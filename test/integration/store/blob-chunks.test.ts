@@ -32,18 +32,28 @@ describe.runIf((await storeKinds()).includes('postgres'))('blob chunks on Postgr
   }
   const chunksOf = async (ts: TestStore, accountId: number) =>
     Number(
-      (await ts.store.db.selectFrom('blob_chunks').select((e) => e.fn.countAll().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow())
-        .n,
+      (
+        await ts.store.db
+          .selectFrom('blob_chunks')
+          .select((e) => e.fn.countAll().as('n'))
+          .where('account_id', '=', accountId)
+          .executeTakeFirstOrThrow()
+      ).n,
     );
 
   it('each reference reads back its own bytes, across chunks, packs and accounts', async () => {
     const ts = await pgStore();
     const [a, b] = [await account(ts), await account(ts)];
-    const blobs = [[randomBytes(29), randomBytes(100)], [randomBytes(29), randomBytes(3 * CHUNK_BYTES)], [randomBytes(29), Buffer.alloc(0)]];
+    const blobs = [
+      [randomBytes(29), randomBytes(100)],
+      [randomBytes(29), randomBytes(3 * CHUNK_BYTES)],
+      [randomBytes(29), Buffer.alloc(0)],
+    ];
     const refs = await write(ts, a.account.id, blobs);
     const more = await write(ts, a.account.id, [[randomBytes(CHUNK_BYTES)]]);
     const other = await write(ts, b.account.id, [[Buffer.from('elsewhere')]]);
-    for (const [i, ref] of refs.entries()) expect((await readChunked(ts.store.db, a.account.id, ref)).equals(Buffer.concat(blobs[i]))).toBe(true);
+    for (const [i, ref] of refs.entries())
+      expect((await readChunked(ts.store.db, a.account.id, ref)).equals(Buffer.concat(blobs[i]))).toBe(true);
     expect((await readChunked(ts.store.db, a.account.id, more[0])).length).toBe(CHUNK_BYTES);
     expect((await readChunked(ts.store.db, b.account.id, other[0])).toString()).toBe('elsewhere');
     // A reference names chunks of its own account only.

@@ -10,7 +10,10 @@ const join = (v: unknown) => Buffer.concat(v as Buffer[]);
 describe('chunkPack', () => {
   it('cuts blobs laid back to back into full chunks, and each ref finds its blob again', () => {
     // Sizes around the chunk boundary, a blob larger than two chunks, pieces as sealing makes them.
-    const blobs = [29, CHUNK_BYTES - 29, 1, 3 * CHUNK_BYTES + 17, CHUNK_BYTES, 0, 5].map((n) => [randomBytes(Math.min(29, n)), randomBytes(Math.max(0, n - 29))]);
+    const blobs = [29, CHUNK_BYTES - 29, 1, 3 * CHUNK_BYTES + 17, CHUNK_BYTES, 0, 5].map((n) => [
+      randomBytes(Math.min(29, n)),
+      randomBytes(Math.max(0, n - 29)),
+    ]);
     const { rows, refs } = chunkPack(7, 42, blobs);
     const all = Buffer.concat(blobs.flat());
     expect(rows.map((r) => r.slice(0, 3))).toEqual(rows.map((_, i) => [7, 42, i]));
