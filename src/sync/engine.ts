@@ -86,20 +86,18 @@ export async function syncAccount(input: SyncInput): Promise<SyncStats> {
     // The mirrored counts of known folders, which step 1 compares with LIST-STATUS, are read here too (a
     // walk of the account's mirror: ~10 ms for 10,000 messages on PostgreSQL): no one else writes this
     // account's mirror meanwhile, and a folder LIST shows unknown has no rows to count.
-    const known = new Promise((resolve) => setImmediate(resolve)).then(() =>
-      Promise.all([
-        store.leftover(settingsHash),
-        store.loadFolders(account.id).then(async (stored) => {
-          // A first sync writes the whole mailbox: on SQLite, the checkpoint thread starts now, while
-          // the server authenticates, not beside the first batch's parsing (bench (a): ~70 ms).
-          if (stored.length === 0) store.expectBulkWrites();
-          const mirrored = await store.folderCounts(stored.map((f) => f.id));
-          // Every location of the account is in one of its folders: none counted, none stored.
-          if (mirrored.size === 0) store.mirrorStartsEmpty();
-          return { stored, mirrored };
-        }),
-      ]),
-    );
+    // One after another: on PostgreSQL side by side they took two new connections, each a backend to start.
+    const known = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+      const leftover = await store.leftover(settingsHash);
+      const stored = await store.loadFolders(account.id);
+      // A first sync writes the whole mailbox: on SQLite, the checkpoint thread starts now, while
+      // the server authenticates, not beside the first batch's parsing (bench (a): ~70 ms).
+      if (stored.length === 0) store.expectBulkWrites();
+      const mirrored = await store.folderCounts(stored.map((f) => f.id));
+      // Every location of the account is in one of its folders: none counted, none stored.
+      if (mirrored.size === 0) store.mirrorStartsEmpty();
+      return [leftover, { stored, mirrored }] as const;
+    });
     known.catch(() => {}); // awaited below unless the connection fails first
     await connected;
     const condstore = client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE');
