@@ -508,13 +508,13 @@ export class SyncStore {
         throw err;
       }
       const out = rows.slice();
-      withSource.forEach((i, k) => (out[i] = { ...rows[i], raw_ref: pack.refs[k], raw_enc: null }));
+      withSource.forEach((i, k) => (out[i] = { ...rows[i], raw_ref: pack.refs[k] }));
       return out;
     }
   }
 
   /**
-   * On PostgreSQL, inserts the rows (made only then) by one COPY (src/store/pg-copy.ts) and says true. COPY has no ON
+   * On PostgreSQL, inserts the rows (`rows()` is called only then) by one COPY (src/store/pg-copy.ts) and says true. COPY has no ON
    * CONFLICT: rows of which one is there already (none is expected: a sync writes what it found missing,
    * one sync of an account at a time) fail whole, and false says to insert them with DO NOTHING instead.
    */
