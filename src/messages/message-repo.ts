@@ -248,12 +248,14 @@ async function openRaw(
   stableId: string,
   r: { raw_enc: Buffer | null; raw_ref: string | null },
 ): Promise<Buffer | null> {
-  let sealed = r.raw_enc;
-  if (!sealed && r.raw_ref && isChunkRef(r.raw_ref)) sealed = await readChunked(db, accountId, r.raw_ref);
-  else if (!sealed && r.raw_ref) {
-    const dir = packDirFor(db);
-    if (!dir) throw new Error('A message names a pack file, but this store keeps none (was it copied from a SQLite store?).');
-    sealed = await readPacked(dir, accountId, r.raw_ref);
-  }
+  const sealed = r.raw_enc ?? (r.raw_ref ? await readStored(db, accountId, r.raw_ref) : null);
   return sealed ? decrypt(dek, sealed, rawAad(accountId, stableId), 'a message') : null;
+}
+
+/** The sealed bytes a raw_ref names: a range of blob_chunks (PostgreSQL) or of a pack file (SQLite). */
+async function readStored(db: Kysely<Database>, accountId: number, ref: string): Promise<Buffer> {
+  if (isChunkRef(ref)) return readChunked(db, accountId, ref);
+  const dir = packDirFor(db);
+  if (!dir) throw new Error('A message names a pack file, but this store keeps none (was it copied from a SQLite store?).');
+  return readPacked(dir, accountId, ref);
 }
