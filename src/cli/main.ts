@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=8 --no-use-osr --single-threaded-gc --max-inlined-bytecode-size-cumulative=150
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 GLIBC_TUNABLES=glibc.malloc.hugetlb=1 node --max-semi-space-size=8 --no-use-osr --single-threaded-gc --max-inlined-bytecode-size-cumulative=150
 // Entry point: only wires commands. Run as the installed `mail-helper` command, it starts Node with the
 // production flags (README, "Running in production"): without them the engine's 10,000-message first
 // sync (as `sync --direct` runs it) peaked at ~252 MB instead of ~212.

@@ -62,7 +62,7 @@ describe('deploy files', () => {
 
   it('every way of starting the app runs Node with the same production flags and environment, the installed command too', () => {
     const flags = '--max-semi-space-size=8 --no-use-osr --single-threaded-gc --max-inlined-bytecode-size-cumulative=150';
-    const env = 'MALLOC_ARENA_MAX=2';
+    const env = 'MALLOC_ARENA_MAX=2 GLIBC_TUNABLES=glibc.malloc.hugetlb=1';
     const main = new URL('../../../dist/cli/main.js', import.meta.url).pathname;
     expect(readFileSync(main, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S ${env} node ${flags}`);
     for (const unit of ['mail-helper-web.service', 'mail-helper-worker@.service']) {
