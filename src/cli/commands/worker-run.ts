@@ -7,6 +7,7 @@ import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { onShutdownSignal } from '../shutdown.js';
 import { startScheduler } from '../../tasks/schedule.js';
+import type { WorkerRuntime } from '../../queue/types.js';
 
 /** Jobs still running this long after SIGTERM are handed back to the queue for another worker. */
 export const WORKER_GRACE_MS = 30_000;
@@ -36,9 +37,9 @@ export async function workerCommand(opts: { concurrency?: string; metricsPort?: 
         ? await startMetricsServer(metrics.registry, { port: metricsPort, host: opts.metricsHost, token: config.metrics.token })
         : undefined;
     if (metricsServer) logger.info({ address: metricsServer.address() }, 'worker metrics');
-    const worker = await system.startWorker();
-    const stopScheduler = startScheduler(system.deps, system.queue, logger);
-    logger.info({ workerId: worker.id, concurrency: config.worker.concurrency, store: store.description }, 'worker is running');
+    // The handler comes before the worker: it takes jobs as soon as it exists (before its start-up
+    // returns), and a SIGTERM without a handler would end such a job with the process, no grace given.
+    const startup: { done?: Promise<{ worker: WorkerRuntime; stopScheduler: () => void }> } = {};
     onShutdownSignal(
       logger,
       {
@@ -47,13 +48,17 @@ export async function workerCommand(opts: { concurrency?: string; metricsPort?: 
         stoppedMessage: 'worker stopped',
       },
       async () => {
-        stopScheduler();
+        const running = await startup.done?.catch(() => undefined);
+        running?.stopScheduler();
         metricsServer?.close();
-        await worker.stop(WORKER_GRACE_MS);
+        await running?.worker.stop(WORKER_GRACE_MS);
         await system.close();
         await store.close();
       },
     );
+    startup.done = system.startWorker().then((worker) => ({ worker, stopScheduler: startScheduler(system.deps, system.queue, logger) }));
+    const { worker } = await startup.done;
+    logger.info({ workerId: worker.id, concurrency: config.worker.concurrency, store: store.description }, 'worker is running');
   } catch (err) {
     exitOnStartupError(err);
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptsOf } from '../../../src/queue/task-repo.js';
 import { waitForTask } from '../../../src/queue/task-watch.js';
 import { enqueueAccountSync, enqueuePing } from '../../../src/tasks/sync-service.js';
-import { startDovecot } from '../../fixtures/dovecot.js';
+import { freePort, startDovecot } from '../../fixtures/dovecot.js';
 import { CLI, runCli, startServe } from '../../fixtures/processes.js';
 import { createQueueHarness, type QueueHarness } from '../../fixtures/queue.js';
 import { createTestStore } from '../../fixtures/stores.js';
@@ -18,8 +18,9 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-function startWorker(env: Record<string, string>, args: string[] = []): Proc {
-  const proc = spawn(process.execPath, [CLI, 'worker', ...args], {
+/** `mail-helper worker` (or another command that runs jobs), without waiting for it to come up. */
+function startWorker(env: Record<string, string>, args: string[] = [], command = 'worker'): Proc {
+  const proc = spawn(process.execPath, [CLI, command, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -32,11 +33,11 @@ function startWorker(env: Record<string, string>, args: string[] = []): Proc {
 
 const KILL_MESSAGES = 2000;
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 15_000, what = 'condition'): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, ms = 15_000, what = 'condition', pollMs = 25): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
@@ -167,6 +168,21 @@ describe.each(['bullmq', 'local'] as const)('%s worker processes', (queueKind) =
     } finally {
       await dovecot.stop();
     }
+  });
+
+  it('SIGTERM as the first job starts, the job queued before the process: the job finishes, exit 0', async () => {
+    // A worker takes a waiting job while the process is still starting up (serve: before its web server
+    // listens): a SIGTERM then must find the shutdown handler in place already (it once came last, and
+    // the signal ended the process, the job with it).
+    const { task } = await enqueuePing(h.system.queue, { delayMs: 800 });
+    const w =
+      queueKind === 'bullmq'
+        ? startWorker(h.env, ['--concurrency', '1'])
+        : startWorker({ ...h.env, LOG_LEVEL: 'info' }, ['--port', String(await freePort())], 'serve');
+    await until(async () => (await h.system.queue.get(task.id))?.state === 'STARTED', 15_000, 'task start', 2);
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    expect((await h.system.queue.get(task.id))?.state).toBe('SUCCESS');
   });
 
   it('SIGTERM lets the running job finish, then the process exits 0 and leaves the workers table', async () => {
