@@ -10,11 +10,13 @@ import { SyncError } from '../../sync/errors.js';
 import { unlockCliUser } from '../unlock-user.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openContext, type Context } from '../context.js';
-import type { SyncOptions } from './sync.js';
+import { maxEmailsOption, type SyncOptions } from './sync.js';
 
 export interface DirectSyncOptions {
   user: string;
   account: string;
+  /** In place of the account's max_emails for this run. */
+  maxEmails?: number;
   json?: boolean;
   passwordStdin?: boolean;
 }
@@ -104,7 +106,7 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
   try {
     const stats = await syncAccount({
       store: ctx.store,
-      account: accountSettings(account),
+      account: { ...accountSettings(account), ...(opts.maxEmails !== undefined ? { maxEmails: opts.maxEmails } : {}) },
       credentials,
       dek,
       options: { timeoutMs: ctx.config.imap.timeoutMs, maxAttachmentBytes: ctx.config.sync.maxAttachmentBytes },
@@ -138,9 +140,16 @@ export async function directSyncCommand(opts: SyncOptions): Promise<void> {
   let code = 0;
   try {
     if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
+    const maxEmails = maxEmailsOption(opts);
     const ctx = await openContext();
     try {
-      code = await runDirect(ctx, { user: opts.user, account: opts.account, json: opts.json, passwordStdin: opts.passwordStdin });
+      code = await runDirect(ctx, {
+        user: opts.user,
+        account: opts.account,
+        maxEmails,
+        json: opts.json,
+        passwordStdin: opts.passwordStdin,
+      });
     } finally {
       await ctx.store.close();
     }

@@ -12,7 +12,7 @@ import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { progressText } from '../../tasks/progress-text.js';
-import type { SyncOptions } from './sync.js';
+import { maxEmailsOption, type SyncOptions } from './sync.js';
 
 export async function syncCommand(opts: SyncOptions): Promise<void> {
   let code = 0;
@@ -30,9 +30,7 @@ export async function syncCommand(opts: SyncOptions): Promise<void> {
 
 async function runSync(opts: SyncOptions): Promise<number> {
   if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
-  const maxEmails = opts.maxEmails !== undefined ? Number(opts.maxEmails) : undefined;
-  if (maxEmails !== undefined && (!Number.isInteger(maxEmails) || maxEmails <= 0))
-    throw new UsageError(`--max-emails must be a positive whole number, not "${opts.maxEmails}".`);
+  const maxEmails = maxEmailsOption(opts);
 
   const ctx = await openContext();
   const { config, store } = ctx;

@@ -106,6 +106,16 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
     expect(noDirect.stderr).toMatch(/No password given/);
   });
 
+  it('--max-emails caps this run in place of the account setting; a bad value is exit 2 naming it', async () => {
+    await addAccount('capped', `many-${kind}`);
+    const env = { ...ts.env, MAIL_HELPER_PASSWORD: 'alice-login-pw' };
+    const bad = await runCli(['sync', '--user', 'alice', '--account', 'capped', '--direct', '--max-emails', '-3'], env);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, '--max-emails must be a positive whole number, not "-3".']);
+    const r = await runCli(['sync', '--user', 'alice', '--account', 'capped', '--direct', '--max-emails', '2', '--json'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ fetched: 2, remaining: MANY - 2 });
+  });
+
   it(`syncs ${MANY} new messages through the parse threads`, async () => {
     await addAccount('many', `many-${kind}`);
     const r = await runCli(['sync', '--user', 'alice', '--account', 'many', '--direct', '--json'], {
