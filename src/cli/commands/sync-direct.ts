@@ -10,7 +10,8 @@ import { SyncError } from '../../sync/errors.js';
 import { unlockCliUser } from '../unlock-user.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openContext, type Context } from '../context.js';
-import { maxEmailsOption, type SyncOptions } from './sync.js';
+import type { SyncOptions } from './sync.js';
+import { maxEmailsOption } from '../max-emails-option.js';
 
 export interface DirectSyncOptions {
   user: string;
@@ -140,7 +141,7 @@ export async function directSyncCommand(opts: SyncOptions): Promise<void> {
   let code = 0;
   try {
     if (!opts.account || opts.all) throw new UsageError('--direct syncs one account: give --account <id or name> (not --all).');
-    const maxEmails = maxEmailsOption(opts);
+    const maxEmails = maxEmailsOption(opts.maxEmails);
     const ctx = await openContext();
     try {
       code = await runDirect(ctx, {

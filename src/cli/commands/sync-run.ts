@@ -12,7 +12,8 @@ import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { progressText } from '../../tasks/progress-text.js';
-import { maxEmailsOption, type SyncOptions } from './sync.js';
+import type { SyncOptions } from './sync.js';
+import { maxEmailsOption } from '../max-emails-option.js';
 
 export async function syncCommand(opts: SyncOptions): Promise<void> {
   let code = 0;
@@ -30,7 +31,7 @@ export async function syncCommand(opts: SyncOptions): Promise<void> {
 
 async function runSync(opts: SyncOptions): Promise<number> {
   if (!!opts.account === !!opts.all) throw new UsageError('Give exactly one of --account <id> or --all.');
-  const maxEmails = maxEmailsOption(opts);
+  const maxEmails = maxEmailsOption(opts.maxEmails);
 
   const ctx = await openContext();
   const { config, store } = ctx;

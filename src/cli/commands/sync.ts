@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { UsageError } from '../exit.js';
 
 export interface SyncOptions {
   user: string;
@@ -30,12 +29,4 @@ export function registerSync(program: Command): void {
     .action(async (opts: SyncOptions) =>
       opts.direct ? (await import('./sync-direct.js')).directSyncCommand(opts) : (await import('./sync-run.js')).syncCommand(opts),
     );
-}
-
-/** --max-emails as a number (undefined: the account's own setting), or a UsageError naming what is wrong. */
-export function maxEmailsOption(opts: SyncOptions): number | undefined {
-  if (opts.maxEmails === undefined) return undefined;
-  const n = Number(opts.maxEmails);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--max-emails must be a positive whole number, not "${opts.maxEmails}".`);
-  return n;
 }
