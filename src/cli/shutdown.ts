@@ -2,12 +2,21 @@
 // an error or the time limit exits 1.
 import type { Logger } from '../observability/logger.js';
 
-export function onShutdownSignal(
+/**
+ * Installs the handlers, then runs `start` and returns what it returns. The handlers come first because
+ * a worker takes jobs as soon as it exists, before its start-up returns: without a handler a SIGTERM
+ * then ended the process and such a job with it, no grace given. A signal during the start-up waits for
+ * it; `stop` gets what it started (undefined where it failed).
+ */
+export function startUntilShutdown<T>(
   logger: Logger,
   opts: { limitMs: number; message: string; stoppedMessage: string },
-  steps: () => Promise<void>,
-): void {
+  start: () => Promise<T>,
+  stop: (running: T | undefined) => Promise<void>,
+): Promise<T> {
   let stopping = false;
+  // Begins on the next microtask, once the handlers below are in place.
+  const started = Promise.resolve().then(start);
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -18,7 +27,7 @@ export function onShutdownSignal(
     }, opts.limitMs);
     force.unref();
     try {
-      await steps();
+      await stop(await started.catch(() => undefined));
       logger.info(opts.stoppedMessage);
       process.exit(0);
     } catch (err) {
@@ -28,4 +37,5 @@ export function onShutdownSignal(
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return started;
 }

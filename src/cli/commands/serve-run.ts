@@ -7,23 +7,15 @@ import type { ReadinessCheck } from '../../web/routes/health.js';
 import type { Config } from '../../config/config.js';
 import { ensureSelfSignedTls, loadGivenTls, type TlsMaterial } from '../../web/tls-cert.js';
 import { openContext } from '../context.js';
-import { onShutdownSignal } from '../shutdown.js';
+import { startUntilShutdown } from '../shutdown.js';
 import { exitOnStartupError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
 import { startScheduler } from '../../tasks/schedule.js';
-import type { WorkerRuntime } from '../../queue/types.js';
 
 // Requests first, then the embedded worker's jobs get 30 s to finish (or are handed back).
 const SHUTDOWN_LIMIT_MS = 10_000;
 /** Embedded jobs still running after this go back to the store's queue; the next start resumes them. */
 const EMBEDDED_WORKER_GRACE_MS = 7_000;
-
-/** What serve's start-up leaves running, for its shutdown to stop. */
-interface Serving {
-  app: Awaited<ReturnType<typeof buildApp>>;
-  worker?: WorkerRuntime;
-  stopScheduler?: () => void;
-}
 
 export async function serveCommand(opts: { host?: string; port?: string; https?: boolean; cert?: string; key?: string }): Promise<void> {
   try {
@@ -43,10 +35,9 @@ export async function serveCommand(opts: { host?: string; port?: string; https?:
     // Embedded mode generates the server secret on first start; with BullMQ the workers need the same one.
     const metrics = createMetrics({ store, staleAfterMs: config.metrics.staleAfterMs });
     const tasks = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local', metrics });
-    // The handler comes before the embedded worker, which takes jobs as soon as it starts: a SIGTERM
-    // during the rest of the start-up waits for it to finish, then stops everything, the jobs with grace.
-    const startup: { done?: Promise<Serving> } = {};
-    onShutdownSignal(
+    // The embedded worker takes jobs as soon as it starts: a SIGTERM during the rest of the start-up
+    // waits for it, then stops everything, the jobs with grace (startUntilShutdown).
+    await startUntilShutdown(
       logger,
       {
         limitMs: SHUTDOWN_LIMIT_MS,
@@ -54,7 +45,24 @@ export async function serveCommand(opts: { host?: string; port?: string; https?:
         stoppedMessage: 'stopped',
       },
       async () => {
-        const running = await startup.done?.catch(() => undefined);
+        const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
+        const stopScheduler = worker ? startScheduler(tasks.deps, tasks.queue, logger) : undefined;
+        const tls = config.https.enabled ? await loadTls(config) : undefined;
+        if (tls)
+          logger.info(
+            { certificate: tls.certPath, source: tls.source, sha256: tls.fingerprint256, validTo: tls.validTo },
+            'HTTPS certificate',
+          );
+        const app = await buildApp({ config, store, logger, readiness, https: tls, metrics, tasks });
+        await app.listen({ host: config.host, port: config.port });
+        const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+        logger.info(
+          { url, store: store.description, queue: config.queue.kind, embeddedWorker: worker?.id ?? null },
+          'Mail Helper is serving',
+        );
+        return { app, worker, stopScheduler };
+      },
+      async (running) => {
         running?.stopScheduler?.();
         await running?.app.close();
         await running?.worker?.stop(EMBEDDED_WORKER_GRACE_MS);
@@ -62,25 +70,6 @@ export async function serveCommand(opts: { host?: string; port?: string; https?:
         await store.close();
       },
     );
-    startup.done = (async () => {
-      const worker = config.queue.kind === 'local' ? await tasks.startWorker() : undefined;
-      const stopScheduler = worker ? startScheduler(tasks.deps, tasks.queue, logger) : undefined;
-      const tls = config.https.enabled ? await loadTls(config) : undefined;
-      if (tls)
-        logger.info(
-          { certificate: tls.certPath, source: tls.source, sha256: tls.fingerprint256, validTo: tls.validTo },
-          'HTTPS certificate',
-        );
-      const app = await buildApp({ config, store, logger, readiness, https: tls, metrics, tasks });
-      await app.listen({ host: config.host, port: config.port });
-      const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-      logger.info(
-        { url, store: store.description, queue: config.queue.kind, embeddedWorker: worker?.id ?? null },
-        'Mail Helper is serving',
-      );
-      return { app, worker, stopScheduler };
-    })();
-    await startup.done;
   } catch (err) {
     exitOnStartupError(err);
   }

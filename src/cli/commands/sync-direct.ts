@@ -107,7 +107,7 @@ export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<
   try {
     const stats = await syncAccount({
       store: ctx.store,
-      account: { ...accountSettings(account), ...(opts.maxEmails !== undefined ? { maxEmails: opts.maxEmails } : {}) },
+      account: { ...accountSettings(account), maxEmails: opts.maxEmails ?? account.max_emails },
       credentials,
       dek,
       options: { timeoutMs: ctx.config.imap.timeoutMs, maxAttachmentBytes: ctx.config.sync.maxAttachmentBytes },

@@ -5,9 +5,8 @@ import { pingRedis } from '../../queue/redis.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
-import { onShutdownSignal } from '../shutdown.js';
+import { startUntilShutdown } from '../shutdown.js';
 import { startScheduler } from '../../tasks/schedule.js';
-import type { WorkerRuntime } from '../../queue/types.js';
 
 /** Jobs still running this long after SIGTERM are handed back to the queue for another worker. */
 export const WORKER_GRACE_MS = 30_000;
@@ -37,10 +36,7 @@ export async function workerCommand(opts: { concurrency?: string; metricsPort?: 
         ? await startMetricsServer(metrics.registry, { port: metricsPort, host: opts.metricsHost, token: config.metrics.token })
         : undefined;
     if (metricsServer) logger.info({ address: metricsServer.address() }, 'worker metrics');
-    // The handler comes before the worker: it takes jobs as soon as it exists (before its start-up
-    // returns), and a SIGTERM without a handler would end such a job with the process, no grace given.
-    const startup: { done?: Promise<{ worker: WorkerRuntime; stopScheduler: () => void }> } = {};
-    onShutdownSignal(
+    const { worker } = await startUntilShutdown(
       logger,
       {
         limitMs: WORKER_GRACE_MS + 10_000,
@@ -48,7 +44,10 @@ export async function workerCommand(opts: { concurrency?: string; metricsPort?: 
         stoppedMessage: 'worker stopped',
       },
       async () => {
-        const running = await startup.done?.catch(() => undefined);
+        const worker = await system.startWorker();
+        return { worker, stopScheduler: startScheduler(system.deps, system.queue, logger) };
+      },
+      async (running) => {
         running?.stopScheduler();
         metricsServer?.close();
         await running?.worker.stop(WORKER_GRACE_MS);
@@ -56,8 +55,6 @@ export async function workerCommand(opts: { concurrency?: string; metricsPort?: 
         await store.close();
       },
     );
-    startup.done = system.startWorker().then((worker) => ({ worker, stopScheduler: startScheduler(system.deps, system.queue, logger) }));
-    const { worker } = await startup.done;
     logger.info({ workerId: worker.id, concurrency: config.worker.concurrency, store: store.description }, 'worker is running');
   } catch (err) {
     exitOnStartupError(err);
