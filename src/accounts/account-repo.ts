@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { decryptText, encrypt } from '../crypto/aead.js';
 import { ACCOUNT_PASSWORD_AAD, ACCOUNT_USERNAME_AAD } from '../crypto/keys.js';
 import type { Database, MailAccount } from '../store/schema.js';
-import type { AccountSettings, Credentials } from '../sync/engine-types.js';
+import type { Credentials } from '../sync/engine-types.js';
 import { permanent } from '../sync/errors.js';
 import { dropAccountPacks } from '../store/blob-packs.js';
 
@@ -76,22 +76,6 @@ export function includeFolders(row: Pick<MailAccount, 'include_folders'>): strin
 
 export function excludeFolders(row: Pick<MailAccount, 'exclude_folders'>): string[] {
   return parseList(row.exclude_folders);
-}
-
-export function toAccountSettings(row: MailAccount): AccountSettings {
-  return {
-    id: Number(row.id),
-    userId: Number(row.user_id),
-    host: row.host,
-    port: row.port,
-    security: row.security,
-    includeFolders: includeFolders(row),
-    excludeFolders: excludeFolders(row),
-    sinceDate: row.since_date,
-    unseenOnly: row.unseen_only === 1,
-    maxEmails: row.max_emails,
-    tlsFingerprint: row.tls_fingerprint,
-  };
 }
 
 function columns(f: AccountFields) {

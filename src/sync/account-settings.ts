@@ -1,4 +1,5 @@
-// A mail_accounts row → the engine's AccountSettings (shared by the CLI and the task handlers).
+// A mail_accounts row → the engine's AccountSettings (the CLI and the task handlers). A list that does not parse is an
+// error, not "no filter": a sync must not widen to folders the person excluded.
 import type { MailAccount } from '../store/schema.js';
 import type { AccountSettings } from './engine-types.js';
 import { SyncError } from './errors.js';

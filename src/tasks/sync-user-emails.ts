@@ -3,19 +3,21 @@ import { z } from 'zod';
 import { openGrant } from '../grants/grant-store.js';
 import type { SyncStats } from '../sync/engine-types.js';
 import { permanent } from '../sync/errors.js';
-import { decryptCredentials, toAccountSettings } from '../accounts/account-repo.js';
+import { decryptCredentials } from '../accounts/account-repo.js';
+import { accountSettings } from '../sync/account-settings.js';
 import { requireAccount, requireUser } from './account-access.js';
 import { classifyError } from './classify-error.js';
 import { defineTask } from './define-task.js';
 import type { SyncAccountFn, TaskDeps } from './task-deps.js';
 import { TaskName } from './task-names.js';
+import { MAX_EMAILS_PER_RUN } from './max-emails-per-run.js';
 
 export const DEFAULT_MAX_EMAILS = 50;
 
 export const syncUserEmailsPayload = z.object({
   user_id: z.number().int().positive(),
   account_id: z.number().int().positive(),
-  max_emails: z.number().int().positive().max(100_000).default(DEFAULT_MAX_EMAILS),
+  max_emails: z.number().int().positive().max(MAX_EMAILS_PER_RUN).default(DEFAULT_MAX_EMAILS),
 });
 
 export type SyncUserEmailsPayload = z.input<typeof syncUserEmailsPayload>;
@@ -54,7 +56,7 @@ export function syncUserEmailsTask(deps: TaskDeps & { syncAccount: SyncAccountFn
       try {
         const stats = await deps.syncAccount({
           store,
-          account: { ...toAccountSettings(account), maxEmails: p.max_emails },
+          account: { ...accountSettings(account), maxEmails: p.max_emails },
           credentials: decryptCredentials(dek, account),
           dek,
           options: { maxAttachmentBytes: config.sync.maxAttachmentBytes, timeoutMs: config.imap.timeoutMs },

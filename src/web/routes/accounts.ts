@@ -18,7 +18,6 @@ import {
   listAccounts,
   setFolderFilters,
   setTrustedFingerprint,
-  toAccountSettings,
   updateAccount,
   MAX_EMAILS_DEFAULT,
   MAX_EMAILS_LIMIT,
@@ -264,7 +263,11 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
     const dek = req.dek();
     try {
       const creds = decryptCredentials(dek, a);
-      return await testConnection(toAccountSettings(a), creds, timeoutMs);
+      return await testConnection(
+        { host: a.host, port: a.port, security: a.security, tlsFingerprint: a.tls_fingerprint },
+        creds,
+        timeoutMs,
+      );
     } catch (err) {
       if (err instanceof SyncError) return { ok: false, kind: 'credentials', message: err.message, durationMs: 0 };
       throw err;

@@ -111,6 +111,13 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
     const env = { ...ts.env, MAIL_HELPER_PASSWORD: 'alice-login-pw' };
     const bad = await runCli(['sync', '--user', 'alice', '--account', 'capped', '--direct', '--max-emails', '-3'], env);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, '--max-emails must be a positive whole number, not "-3".']);
+    for (const direct of [['--direct'], []]) {
+      const tooMany = await runCli(['sync', '--user', 'alice', '--account', 'capped', ...direct, '--max-emails', '100001'], env);
+      expect([tooMany.code, tooMany.stderr.trim()]).toEqual([
+        2,
+        '--max-emails may be at most 100000 per run, not "100001"; run the sync again to fetch more.',
+      ]);
+    }
     const r = await runCli(['sync', '--user', 'alice', '--account', 'capped', '--direct', '--max-emails', '2', '--json'], env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ fetched: 2, remaining: MANY - 2 });
