@@ -178,15 +178,22 @@ class CopyIn implements pg.Submittable {
     private readonly done: (err: Error | null, rows: number) => void,
   ) {}
 
+  /**
+   * The data goes out right behind the statement, not once the server's CopyInResponse is back: that
+   * answer waited for a busy event loop, and the server for the data, a round trip per COPY. Should the
+   * COPY fail before it reads the data, PostgreSQL ignores CopyData and CopyDone outside a COPY (as the
+   * protocol says: "we probably got here because a COPY failed, and the frontend is still sending data").
+   */
   submit(connection: unknown): void {
-    (connection as CopyConnection).query(this.text);
+    const c = connection as CopyConnection;
+    c.stream.cork(); // one writev for the statement and the whole batch
+    c.query(this.text);
+    for (const b of this.data) c.stream.write(b);
+    c.stream.uncork();
   }
 
-  handleCopyInResponse(connection: unknown): void {
-    const stream = (connection as CopyConnection).stream;
-    stream.cork(); // one writev for the whole batch
-    for (const b of this.data) stream.write(b);
-    stream.uncork();
+  handleCopyInResponse(): void {
+    // The data is on its way already (submit).
   }
 
   handleCommandComplete(msg: { text?: string }): void {

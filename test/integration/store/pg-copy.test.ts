@@ -73,6 +73,23 @@ describe.runIf((await storeKinds()).includes('postgres'))('COPY rows into Postgr
     expect((await read()).map((r) => r.t)).toEqual(['one', 'three']);
   });
 
+  // The data goes out behind the statement without waiting for the server's CopyInResponse: a COPY
+  // that fails before it reads any must leave its data ignored by the server, not read as commands.
+  it('a COPY refused before it reads its data (megabytes of it, already sent) leaves the same session usable', async () => {
+    await pool.query('truncate t');
+    const pid = async () => (await pool.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+    const before = await pid();
+    const many: CopyValue[][] = Array.from({ length: 40 }, (_, i) => [i, i, `row ${i}`, randomBytes(200_000)]);
+    await expect(copyRows(pool, 'missing' as never, COLUMNS, many)).rejects.toMatchObject({ code: '42P01' });
+    await expect(copyRows(pool, 't', [...COLUMNS.slice(0, 3), { name: 'nope', type: 'bytea' }], many)).rejects.toMatchObject({
+      code: '42703',
+    });
+    expect(await pid()).toBe(before);
+    expect(await copyRows(pool, 't', COLUMNS, many.slice(0, 3))).toBe(3);
+    expect((await read()).map((r) => r.t)).toEqual(['row 0', 'row 1', 'row 2']);
+    expect(await pid()).toBe(before);
+  });
+
   it('a connection lost in the middle of a COPY fails it, and the pool goes on with a new one', async () => {
     // A trigger that sleeps keeps the COPY running until the server ends its session.
     await pool.query(`create table slow (a bigint);
