@@ -7,7 +7,7 @@ import { sharedParserPool } from '../../sync/parser-pool.js';
 import { accountSettings } from '../../sync/account-settings.js';
 import type { SyncProgress, SyncStats } from '../../sync/engine-types.js';
 import { SyncError } from '../../sync/errors.js';
-import { unlockCliUser } from '../unlock-user.js';
+import { findCliAccount, findCliUser, unlockCliUser } from '../unlock-user.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openContext, type Context } from '../context.js';
 import type { SyncOptions } from './sync.js';
@@ -20,23 +20,6 @@ export interface DirectSyncOptions {
   maxEmails?: number;
   json?: boolean;
   passwordStdin?: boolean;
-}
-
-async function findAccount(ctx: Context, opts: DirectSyncOptions) {
-  const user = await ctx.store.db.selectFrom('users').selectAll().where('username', '=', opts.user).executeTakeFirst();
-  if (!user)
-    throw new UsageError(`There is no user "${opts.user}". Check the name with the web UI or create it with "mail-helper user add".`);
-  const byId = /^\d+$/.test(opts.account) ? Number(opts.account) : -1;
-  const accounts = await ctx.store.db
-    .selectFrom('mail_accounts')
-    .selectAll()
-    .where('user_id', '=', user.id)
-    .where((eb) => eb.or([eb('id', '=', byId), eb('name', '=', opts.account)]))
-    .execute();
-  if (accounts.length === 0) throw new UsageError(`User "${opts.user}" has no mail account "${opts.account}" (give its id or its name).`);
-  if (accounts.length > 1)
-    throw new UsageError(`User "${opts.user}" has several accounts named "${opts.account}"; give the account id instead.`);
-  return { user, account: accounts[0] };
 }
 
 function progressBar(): { onProgress(p: SyncProgress): void; stop(): void } {
@@ -77,7 +60,8 @@ function summary(s: SyncStats): string {
 }
 
 export async function runDirect(ctx: Context, opts: DirectSyncOptions): Promise<number> {
-  const { user, account } = await findAccount(ctx, opts);
+  const user = await findCliUser(ctx, opts.user);
+  const account = await findCliAccount(ctx, user, opts.account);
   if (account.needs_password === 1)
     throw new UsageError(
       `The credentials of account "${account.name}" must be entered again (the user's key was reset); edit the account in the web UI.`,

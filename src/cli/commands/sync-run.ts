@@ -4,10 +4,9 @@ import { liveWorkers } from '../../queue/heartbeat.js';
 import { pingRedis } from '../../queue/redis.js';
 import { waitForTask } from '../../queue/task-watch.js';
 import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js';
-import type { Store } from '../../store/db.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
-import { findCliUser, unlockCliUser } from '../unlock-user.js';
+import { findCliAccount, findCliUser, unlockCliUser } from '../unlock-user.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
@@ -36,7 +35,7 @@ async function runSync(opts: SyncOptions): Promise<number> {
   const ctx = await openContext();
   const { config, store } = ctx;
   const user = await findCliUser(ctx, opts.user);
-  const accountId = opts.account !== undefined ? await resolveAccount(store, Number(user.id), opts.user, opts.account) : undefined;
+  const accountId = opts.account !== undefined ? Number((await findCliAccount(ctx, user, opts.account)).id) : undefined;
   if (config.queue.kind === 'bullmq') await pingRedis(config.queue.redisUrl);
   const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
   const system = openTaskSystem(ctx, { createSecret: config.queue.kind === 'local' });
@@ -73,20 +72,6 @@ async function runSync(opts: SyncOptions): Promise<number> {
     await system.close();
     await store.close();
   }
-}
-
-/** An account of the user by id or by name (as `--direct` accepts it). */
-async function resolveAccount(store: Store, userId: number, userName: string, ref: string): Promise<number> {
-  const byId = /^\d+$/.test(ref) ? Number(ref) : -1;
-  const rows = await store.db
-    .selectFrom('mail_accounts')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where((eb) => eb.or([eb('id', '=', byId), eb('name', '=', ref)]))
-    .execute();
-  if (rows.length === 0) throw new UsageError(`User "${userName}" has no mail account "${ref}" (give its id or its name).`);
-  if (rows.length > 1) throw new UsageError(`User "${userName}" has several accounts named "${ref}"; give the account id instead.`);
-  return Number(rows[0].id);
 }
 
 /** Draws a progress bar on stderr (messages done of total) with the phase and folder. */

@@ -82,8 +82,9 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
     expect(acc.last_status).toBe('success');
   });
 
-  it('reads the password from stdin and prints JSON stats with --json', async () => {
-    const r = await runCli(['sync', '--user', 'alice', '--account', String(accountId), '--direct', '--json'], ts.env, {
+  it('reads the password from stdin and prints JSON stats with --json; --user takes a name or an id', async () => {
+    // The user by id, as a queued sync takes it too.
+    const r = await runCli(['sync', '--user', String(aliceId), '--account', String(accountId), '--direct', '--json'], ts.env, {
       input: 'alice-login-pw\n',
     });
     expect(r.code).toBe(0);
@@ -100,6 +101,11 @@ describe.each(await storeKinds())('mail-helper sync --direct on %s', (kind) => {
     });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/has no mail account "home"/);
+    // An unknown user is told alike, queued or direct.
+    for (const direct of [['--direct'], []]) {
+      const nobody = await runCli(['sync', '--user', 'nobody', '--account', 'work', ...direct], ts.env);
+      expect([nobody.code, nobody.stderr.trim()]).toEqual([2, 'No user "nobody". List users with `mail-helper user list`.']);
+    }
     // Without --direct the sync is queued (task queue); it too needs the password to create the task's grant.
     const noDirect = await runCli(['sync', '--user', 'alice', '--account', 'work'], ts.env);
     expect(noDirect.code).toBe(2);
