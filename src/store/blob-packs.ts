@@ -60,21 +60,73 @@ export class PackWriter {
    * and syncs them to disk, on libuv's threads (the thread's event loop goes on meanwhile); returns
    * each one's raw_ref.
    */
-  async append(accountId: number, blobs: (Buffer | readonly Buffer[])[]): Promise<string[]> {
+  async append(accountId: number, blobs: (Buffer | readonly Buffer[])[], written: () => void = () => {}): Promise<string[]> {
     const r = this.reserve(
       accountId,
       blobs.map((b) => (Buffer.isBuffer(b) ? b.length : b.reduce((n, piece) => n + piece.length, 0))),
     );
     let ok = false;
     try {
-      for (let left = blobs.flat(); left.length > 0;)
-        left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
-      await fdatasyncAsync(r.fd);
+      try {
+        for (let left = blobs.flat(); left.length > 0;)
+          left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
+      } finally {
+        written();
+      }
+      await this.synced(r.fd);
       ok = true;
     } finally {
       this.release(accountId, r.pack, ok);
     }
     return r.refs;
+  }
+
+  /** Batches announced (hold) whose appends have not written their bytes yet. */
+  private holds = 0;
+  /** Appends written and waiting for the next sync of their file. */
+  private unsynced: { fd: number; done: (err: unknown) => void }[] = [];
+  private syncing = false;
+
+  /**
+   * Announces a batch whose blobs are still being sealed: until its append has written them (the
+   * returned function, passed to append as `written`, or called when there will be no append), the
+   * appends written meanwhile wait, and one fdatasync then covers them all (a group commit). On our
+   * virtual machines each fdatasync cost ~3 ms and CPU of its own: one per 100-message batch took
+   * a fifth of a 10,000-message first sync.
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.syncWaiting();
+    };
+  }
+
+  /** Resolves once an fdatasync of `fd` that began after this call has succeeded. */
+  private synced(fd: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.unsynced.push({ fd, done: (err) => (err ? reject(err as Error) : resolve()) });
+      this.syncWaiting();
+    });
+  }
+
+  /** Syncs the files of the appends waiting, unless a sync is running (the next one takes all that came meanwhile) or a batch is held. */
+  private syncWaiting(): void {
+    if (this.syncing || this.holds > 0 || this.unsynced.length === 0) return;
+    const group = this.unsynced.splice(0);
+    const fds = [...new Set(group.map((g) => g.fd))];
+    this.syncing = true;
+    void Promise.allSettled(fds.map((fd) => fdatasyncAsync(fd))).then((results) => {
+      this.syncing = false;
+      for (const g of group) {
+        const r = results[fds.indexOf(g.fd)];
+        g.done(r.status === 'rejected' ? r.reason : null);
+      }
+      this.syncWaiting();
+    });
   }
 
   /** Takes the blobs' range of the account's pack at once, so that appends to one pack may overlap. */

@@ -88,13 +88,16 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
  * How many batches may be parsed, sealed or stored at once while the next one fills. Where the parse
  * thread writes, a sealed batch never comes back to this thread and two fit in the memory budget; a
  * moment's lag of the thread then no longer stalls the IMAP reader (behind ImapFlow's back-pressure,
- * the connection too). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
+ * the connection too). Those two are the batches not yet in the thread's pack file; behind them up to
+ * `threadUncommitted` in all may wait for their sync and commit, which hold little memory (their
+ * sources are on disk) and share one fdatasync (PackWriter.hold): one per batch, each waited for,
+ * took a tenth to a fifth of a 10,000-message first sync here (bench:ab (a), below). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
  * of them wait here: one batch, or two whose sources come to at most half a full one together (a
  * second full batch cost ~20 MB of peak RSS in a 10,000-message first sync, and two of up to FLUSH_BYTES
  * together still ~10 MB; the small batches of new mail, a folder's few messages each, overlap their
  * INSERTs so: after 100 new messages on PostgreSQL ~5-10 % sooner, bench:ab).
  */
-const IN_FLIGHT = { thread: 2, here: 1, hereSmall: 2, hereSmallBytes: FLUSH_BYTES / 2 };
+const IN_FLIGHT = { thread: 2, threadUncommitted: 4, here: 1, hereSmall: 2, hereSmallBytes: FLUSH_BYTES / 2 };
 
 /**
  * Stores batches while the next one is fetched: batches are parsed, sealed and written (in order)
@@ -107,6 +110,10 @@ export class BatchWriter {
   private inflight: Promise<void>[] = [];
   /** The raw bytes of the batches in `inflight` that this thread stores (roomHere). */
   private inflightBytes = 0;
+  /** Batches in `inflight` that the parse thread has not appended to its pack yet (their sources in memory). */
+  private unwritten = 0;
+  /** Waiting for the thread to append a batch (nextWritten). */
+  private writtenWaiters: (() => void)[] = [];
   private error: unknown = null;
   /** Stable ids of the new server locations committed (by the thread or here) since settleCommitted was last called. */
   private committed: string[] = [];
@@ -142,7 +149,8 @@ export class BatchWriter {
     let located: Promise<void> | null = null;
     let bytes = 0;
     if (parser && this.writesInThread(parser)) {
-      while (this.inflight.length >= IN_FLIGHT.thread) await this.inflight[0];
+      while (this.unwritten >= IN_FLIGHT.thread || this.inflight.length >= IN_FLIGHT.threadUncommitted)
+        await Promise.race([this.inflight[0], this.nextWritten()]);
       if (this.error) throw this.error;
       if (batch.length === 0 && server.length === 0) return;
       stored = this.writeThere(batch, server, parser, this.target!);
@@ -231,9 +239,22 @@ export class BatchWriter {
     this.onStored(this.done);
   }
 
+  /** Resolves when the thread next says it has appended a batch to its pack. */
+  private nextWritten(): Promise<void> {
+    return new Promise((resolve) => this.writtenWaiters.push(resolve));
+  }
+
   /** The thread seals and writes the batch; the run counts it once committed. */
   private async writeThere(batch: Fetched[], server: ServerMessageRow[], parser: ParserPool, target: ThreadStoreTarget): Promise<void> {
     const bases = batch.map(({ p }) => messageBase(this.run, p));
+    this.unwritten++;
+    let appended = false;
+    const written = () => {
+      if (appended) return;
+      appended = true;
+      this.unwritten--;
+      for (const wake of this.writtenWaiters.splice(0)) wake();
+    };
     let r;
     try {
       r = await parser.storeBatch(
@@ -242,9 +263,12 @@ export class BatchWriter {
         bases,
         server,
         target,
+        written,
       );
     } catch (err) {
       throw err instanceof ParserUnavailable ? threadLost(err) : err;
+    } finally {
+      written();
     }
     for (const row of server) this.committed.push(row.stable_id);
     this.run.store.locationsWritten(server, r.written.locations === server.length);

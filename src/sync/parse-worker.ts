@@ -43,19 +43,26 @@ if (parentPort) {
     const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     if (m.kind === 'store') {
       try {
-        const rows: [MessageBase, SealedMessage][] = [];
         let bytes = 0;
         let parseProblems = 0;
-        for (let i = 0; i < m.raws.length; i++) {
-          const raw = view(m.raws[i]);
-          m.raws[i] = EMPTY; // sealed, the raw source is garbage: not held until the batch is written
-          const base = m.bases[i];
-          const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: base.stable_id });
-          rows.push([base, s]);
-          bytes += s.size;
-          if (s.parseError) parseProblems++;
-        }
-        const written = await writeSealedBatch(m.target, m.server, rows);
+        const written = await writeSealedBatch(
+          m.target,
+          m.server,
+          async () => {
+            const rows: [MessageBase, SealedMessage][] = [];
+            for (let i = 0; i < m.raws.length; i++) {
+              const raw = view(m.raws[i]);
+              m.raws[i] = EMPTY; // sealed, the raw source is garbage: not held until the batch is written
+              const base = m.bases[i];
+              const s = sealMessage(raw, await parseEmail(raw, SEAL_PARSE), { ...m.ctx, dek, stableId: base.stable_id });
+              rows.push([base, s]);
+              bytes += s.size;
+              if (s.parseError) parseProblems++;
+            }
+            return rows;
+          },
+          () => port.postMessage({ id: m.id, written: true }),
+        );
         port.postMessage({ id: m.id, stored: { bytes, parseProblems, written } });
       } catch (err) {
         const e = err as { message?: string; code?: unknown };

@@ -41,6 +41,8 @@ type Reply = {
   email?: EmailFields;
   sealed?: SealOutcome[];
   stored?: StoredBatch;
+  /** A batch to store is in its pack (not yet synced and committed): its memory is free. */
+  written?: boolean;
   error?: string;
   code?: string;
   fatal?: string;
@@ -49,6 +51,7 @@ type Reply = {
 
 interface Pending {
   resolve(v: Reply | ParserUnavailable): void;
+  written?(): void;
 }
 
 /** A view that owns its whole ArrayBuffer can be transferred; anything else (a pool slice) is copied first. */
@@ -92,6 +95,7 @@ export class ParserPool {
         if (m.ready) return void this.started++;
         const p = this.pending.get(m.id);
         if (!p) return;
+        if (m.written) return p.written?.();
         this.pending.delete(m.id);
         p.resolve(m);
         if (this.pending.size === 0) this.idle();
@@ -104,7 +108,7 @@ export class ParserPool {
     }
   }
 
-  private send(req: ParseJob, transfer: ArrayBuffer[]): Promise<Reply | ParserUnavailable> {
+  private send(req: ParseJob, transfer: ArrayBuffer[], written?: () => void): Promise<Reply | ParserUnavailable> {
     // A failed or closed pool answers at once: a sync still holding it must not wait for a dead thread.
     if (this.failed) return Promise.resolve(new ParserUnavailable(`parse thread failed: ${this.failed.message}`));
     this.handled += req.kind === 'parse' ? 1 : req.raws.length;
@@ -113,7 +117,7 @@ export class ParserPool {
     // Threads hold the process open only while they have work, so an idle shared pool never blocks exit.
     if (this.pending.size === 0) for (const x of this.workers) x.ref();
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve });
+      this.pending.set(id, { resolve, written });
       w.postMessage({ ...req, id }, transfer);
     });
   }
@@ -159,6 +163,8 @@ export class ParserPool {
    * messages, in one transaction of the thread's own connection. Resolves when it is committed; rejects
    * with the thread's error (its SQLite code kept, so a busy store stays a transient failure), or with
    * ParserUnavailable if the thread itself failed. The raw messages are handed over, as in sealBatch.
+   * `written` is called when the thread has appended the batch to its pack (the batch's bytes no longer
+   * in memory), before the sync and the commit, which may wait for the batches after it.
    */
   async storeBatch(
     raws: Buffer[],
@@ -166,6 +172,7 @@ export class ParserPool {
     bases: MessageBase[],
     server: ServerMessageRow[],
     target: ThreadStoreTarget,
+    written?: () => void,
   ): Promise<StoredBatch> {
     const own = raws.map(ownBuffer);
     const job: ParseJob = {
@@ -176,7 +183,7 @@ export class ParserPool {
       target,
       ctx: threadContext(ctx),
     };
-    const r = await this.send(job, [...new Set(own.map((o) => o.buffer as ArrayBuffer))]);
+    const r = await this.send(job, [...new Set(own.map((o) => o.buffer as ArrayBuffer))], written);
     if (r instanceof ParserUnavailable) throw r;
     if (r.stored) return r.stored;
     throw Object.assign(new Error(r.error ?? 'the parse thread did not store the batch'), { code: r.code });

@@ -106,35 +106,52 @@ let writing = 0;
 let lastCommit: Promise<unknown> = Promise.resolve();
 
 /**
- * Appends the batch's sealed raw sources to the account's pack (synced), then writes its new server
- * locations and its messages in one transaction; says how many rows were new. The append's writes and
- * sync run on libuv's threads: meanwhile this thread seals the next batch (a blocking fdatasync kept it
- * idle for ~0.5 s of a 10,000-message first sync, with the reading thread waiting on it).
+ * Seals the batch (`seal`), appends its sealed raw sources to the account's pack (synced), then writes
+ * its new server locations and its messages in one transaction; says how many rows were new. The
+ * append's writes and sync run on libuv's threads: meanwhile this thread seals the next batch (a
+ * blocking fdatasync kept it idle for ~0.5 s of a 10,000-message first sync, with the reading thread
+ * waiting on it). A batch is announced to the pack writer before it is sealed, so that the batches
+ * before it wait for its bytes and one sync covers them all (PackWriter.hold); `written` is called once
+ * its bytes are in the pack (or it failed before), its sealed sources let go meanwhile.
  */
 export async function writeSealedBatch(
   t: ThreadStoreTarget,
   server: ServerMessageRow[],
-  messages: [MessageBase, SealedMessage][],
+  seal: () => Promise<[MessageBase, SealedMessage][]>,
+  written: () => void = () => {},
 ): Promise<WrittenRows> {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
   writing++;
+  let messages: [MessageBase, SealedMessage][] = [];
+  let blobs: Buffer[][] = [];
+  let release = () => {};
+  let done = false;
+  const wrote = () => {
+    if (done) return;
+    done = true;
+    release();
+    // The commit needs the rows, not the sources: they go now, not when the commit (behind a sync) is done.
+    blobs.length = 0;
+    for (const [, s] of messages) s.rawEnc = [];
+    written();
+  };
   try {
     const c = connect(t);
+    release = c.packs.hold();
+    messages = await seal();
     // A batch is one sync's, so one account's: its sources go to that account's pack.
     const accountId = messages[0]?.[0].account_id;
     if (messages.some(([b]) => b.account_id !== accountId)) throw new Error('a batch mixes the messages of several accounts');
-    const appended =
-      accountId === undefined
-        ? Promise.resolve([])
-        : c.packs.append(
-            accountId,
-            messages.map(([, s]) => s.rawEnc),
-          );
+    blobs = messages.map(([, s]) => s.rawEnc);
+    // Without messages nothing is written; held longer, the batches before it would wait for its commit, it for theirs.
+    if (accountId === undefined) wrote();
+    const appended = accountId === undefined ? Promise.resolve([]) : c.packs.append(accountId, blobs, wrote);
     const commit = Promise.all([appended, lastCommit]).then(([rawRefs]) => c.write(server, messages, rawRefs, Date.now()));
     lastCommit = commit.catch(() => {});
     return await commit;
   } finally {
+    wrote();
     if (--writing === 0) {
       idleTimer = setTimeout(closeAll, IDLE_CLOSE_MS);
       idleTimer.unref();

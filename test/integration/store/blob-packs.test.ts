@@ -71,6 +71,38 @@ describe('pack files on SQLite', () => {
     expect((await readPacked(dir, a.account.id, fifth)).toString()).toBe('five');
   });
 
+  it('an append is synced and done only once every batch announced before its sync has written its bytes, or will write none', async () => {
+    const { ts, dir } = await sqliteStore();
+    const a = await account(ts);
+    const w = new PackWriter(dir);
+    const held = w.hold();
+    let done = false;
+    const first = w.append(a.account.id, [Buffer.from('one')]).then((refs) => {
+      done = true;
+      return refs;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    let written = 0;
+    const second = w.append(a.account.id, [Buffer.from('two')], () => {
+      written++;
+      held();
+    });
+    const [[one], [two]] = await Promise.all([first, second]);
+    expect(written).toBe(1);
+    // Announced, then let go without an append (its batch failed, or had no messages): the others go on.
+    const none = w.hold();
+    const third = w.append(a.account.id, [Buffer.from('three')]);
+    none();
+    const [three] = await third;
+    w.close();
+    expect(await Promise.all([one, two, three].map(async (ref) => (await readPacked(dir, a.account.id, ref)).toString()))).toEqual([
+      'one',
+      'two',
+      'three',
+    ]);
+  });
+
   it('a malformed reference, a missing pack and a cut pack are errors that say so', async () => {
     const { ts, dir } = await sqliteStore();
     const a = await account(ts);
