@@ -13,7 +13,10 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
+import { blockEnd, BLOCK, createDirect, reopenDirect, writeDirect } from './direct-write.js';
 
+/** The first block of a pack written directly (the others start with their first message's bytes). */
+const PACK_HEADER = Buffer.from('mail-helper pack 1\n');
 /** A pack is closed for appending at this size; the next write starts another. */
 const PACK_MAX_BYTES = 1024 * 1024 * 1024;
 const REF = /^([0-9a-z-]+\.pack):(\d+):(\d+)$/;
@@ -40,6 +43,8 @@ interface OpenPack {
   fd: number | null;
   name: string;
   size: number;
+  /** Written directly (direct-write.ts): each append starts on a block boundary, after a first block of its own. */
+  direct: boolean;
   /** Appends still writing to it: its file is closed only after the last one (a closed fd's number is soon reused). */
   writing: number;
   discarded?: boolean;
@@ -53,7 +58,11 @@ interface OpenPack {
 export class PackWriter {
   private readonly packs = new Map<number, OpenPack>();
 
-  constructor(private readonly dir: string) {}
+  /** `direct`: write past the page cache where the filesystem allows it (direct-write.ts). */
+  constructor(
+    private readonly dir: string,
+    private readonly direct = true,
+  ) {}
 
   /**
    * Appends the blobs (each a buffer or its pieces, written one after another) to the account's pack
@@ -68,8 +77,10 @@ export class PackWriter {
     let ok = false;
     try {
       try {
-        for (let left = blobs.flat(); left.length > 0;)
-          left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
+        if (r.pack.direct) await writeDirect(r.fd, blobs.flat(), r.start);
+        else
+          for (let left = blobs.flat(); left.length > 0;)
+            left = unwritten(left, (await writevAsync(r.fd, left.slice(0, IOV_MAX), r.at(left))).bytesWritten);
       } finally {
         written();
       }
@@ -132,6 +143,7 @@ export class PackWriter {
   /** Takes the blobs' range of the account's pack at once, so that appends to one pack may overlap. */
   private reserve(accountId: number, lengths: number[]) {
     const pack = this.packFor(accountId);
+    const start = pack.size;
     const refs = lengths.map((length) => {
       const ref = `${pack.name}:${pack.size}:${length}`;
       pack.size += length;
@@ -139,9 +151,11 @@ export class PackWriter {
     });
     pack.writing++;
     const end = pack.size;
+    // A direct write fills its last block with zeros: the next append starts after them.
+    if (pack.direct) pack.size = blockEnd(end);
     // Where the still unwritten buffers `left` (the tail of the batch) start in the file.
     const at = (left: Buffer[]) => end - left.reduce((n, b) => n + b.length, 0);
-    return { pack, fd: pack.fd!, refs, at };
+    return { pack, fd: pack.fd!, refs, start, at };
   }
 
   /**
@@ -179,11 +193,13 @@ export class PackWriter {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Unique per writer: no other thread or process ever appends to it, so its size is known here.
     const name = `${Date.now().toString(36)}-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.pack`;
-    const fd = openSync(join(dir, name), 'wx', 0o600);
+    const path = join(dir, name);
+    const directFd = this.direct ? createDirect(path, PACK_HEADER) : null;
+    const fd = directFd ?? openSync(path, 'wx', 0o600);
     syncDir(dir);
     if (created) syncDir(this.dir);
     if (root) syncDir(join(this.dir, '..'));
-    const pack: OpenPack = { fd, name, size: 0, writing: 0 };
+    const pack: OpenPack = { fd, name, size: directFd === null ? 0 : BLOCK, writing: 0, direct: directFd !== null };
     this.packs.set(accountId, pack);
     return pack;
   }
@@ -191,7 +207,8 @@ export class PackWriter {
   /** Opens a suspended pack again, if it is still there as this writer left it (its account may be gone). */
   private reopen(accountId: number, pack: OpenPack): boolean {
     try {
-      const fd = openSync(join(accountDir(this.dir, accountId), pack.name), 'r+');
+      const path = join(accountDir(this.dir, accountId), pack.name);
+      const fd = pack.direct ? reopenDirect(path) : openSync(path, 'r+');
       if (fstatSync(fd).size === pack.size) {
         pack.fd = fd;
         return true;

@@ -116,9 +116,22 @@ describe.each(await storeKinds())('sync engine: a bulk first sync on %s', (kind)
     const packs = file ? join(packDirOf(file), `a${acc.account.id}`) : null;
     if (packs) {
       expect(rows.filter((r) => r.raw_ref !== null && r.raw_enc === null)).toHaveLength(COUNT);
-      const bytes = Buffer.concat(readdirSync(packs).map((f) => readFileSync(join(packs, f))));
-      const total = rows.reduce((n, r) => n + Number(r.raw_ref!.split(':')[2]), 0);
-      expect(bytes.length).toBe(total);
+      const files = new Map(readdirSync(packs).map((f) => [f, readFileSync(join(packs, f))]));
+      const bytes = Buffer.concat([...files.values()]);
+      // Nothing but the sources: between them only the zeros that pad a direct write to its last block,
+      // and a pack's own first block where it was written directly (direct-write.ts).
+      const refs = rows.map((r) => r.raw_ref!.split(':')).map(([f, at, n]) => ({ f, at: Number(at), end: Number(at) + Number(n) }));
+      for (const [f, content] of files) {
+        let at = 0;
+        for (const r of refs.filter((x) => x.f === f).sort((x, y) => x.at - y.at)) {
+          const gap = content.subarray(at, r.at);
+          if (at === 0 && gap.length > 0) expect(gap.subarray(0, 17).toString()).toBe('mail-helper pack ');
+          else expect(gap.every((b) => b === 0)).toBe(true);
+          at = r.end;
+        }
+        expect(content.subarray(at).every((b) => b === 0)).toBe(true);
+        expect(at).toBeLessThanOrEqual(content.length);
+      }
       // Sealed: neither a subject nor a body line of any message is in the pack files.
       for (const clear of ['bulk 7', 'same-everywhere', 'identical', 'Subject:']) expect(bytes.includes(clear)).toBe(false);
     } else {
