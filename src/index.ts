@@ -12,7 +12,7 @@ export {
   type UserRef,
 } from './api/mail-helper-client.js';
 export type { TaskView, TaskStatus } from './tasks/sync-service.js';
-export { NotFoundError } from './tasks/sync-service.js';
+export { InvalidMaxEmailsError, NotFoundError } from './tasks/sync-service.js';
 export { TaskName } from './tasks/task-names.js';
 export { QueueUnavailableError } from './queue/types.js';
 export { TaskWaitTimeoutError } from './queue/task-watch.js';

@@ -101,9 +101,8 @@ export class PackWriter {
   /**
    * Announces a batch whose blobs are still being sealed: until its append has written them (the
    * returned function, passed to append as `written`, or called when there will be no append), the
-   * appends written meanwhile wait, and one fdatasync then covers them all (a group commit). On our
-   * virtual machines each fdatasync cost ~3 ms and CPU of its own: one per 100-message batch took
-   * a fifth of a 10,000-message first sync.
+   * appends written meanwhile wait, and one fdatasync then covers them all (a group commit): each one
+   * costs a journal commit and a flush of the device, ~3 ms and CPU of its own on our virtual machines.
    */
   hold(): () => void {
     this.holds++;

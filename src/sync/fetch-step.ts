@@ -90,8 +90,9 @@ export async function fetchBodies(run: SyncRun, list: PendingMessage[], writer: 
  * moment's lag of the thread then no longer stalls the IMAP reader (behind ImapFlow's back-pressure,
  * the connection too). Those two are the batches not yet in the thread's pack file; behind them up to
  * `threadUncommitted` in all may wait for their sync and commit, which hold little memory (their
- * sources are on disk) and share one fdatasync (PackWriter.hold): one per batch, each waited for,
- * took a tenth to a fifth of a 10,000-message first sync here (bench:ab (a), below). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
+ * sources are on disk) and may share one fdatasync (PackWriter.hold): with every batch's slot taken
+ * until its commit, the reader waited on each sync, ~10 % of a 10,000-message first sync (README,
+ * Sync engine). Where this thread writes (PostgreSQL), the sealed bytes and the driver's copies
  * of them wait here: one batch, or two whose sources come to at most half a full one together (a
  * second full batch cost ~20 MB of peak RSS in a 10,000-message first sync, and two of up to FLUSH_BYTES
  * together still ~10 MB; the small batches of new mail, a folder's few messages each, overlap their

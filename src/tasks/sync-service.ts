@@ -5,6 +5,7 @@ import type { TaskQueue } from '../queue/task-queue.js';
 import { syncAllDedupeKey, syncDedupeKey } from './dedupe-keys.js';
 import type { EnqueueResult } from '../queue/types.js';
 import type { Task } from '../store/schema.js';
+import { MAX_EMAILS_PER_RUN } from './max-emails-per-run.js';
 import { DEFAULT_MAX_EMAILS } from './sync-user-emails.js';
 import type { TaskDeps } from './task-deps.js';
 import { TaskName } from './task-names.js';
@@ -23,11 +24,23 @@ async function userKeyId(deps: TaskDeps, userId: number): Promise<string> {
   return user.key_id;
 }
 
+/** A per-run limit no task takes; refused before anything is queued (the task would fail on its payload). */
+export class InvalidMaxEmailsError extends Error {
+  constructor(value: unknown) {
+    super(
+      `maxEmails must be a whole number from 1 to ${MAX_EMAILS_PER_RUN}, not ${String(value)}; leave it out to use the account's own setting.`,
+    );
+    this.name = 'InvalidMaxEmailsError';
+  }
+}
+
 export async function enqueueAccountSync(
   queue: TaskQueue,
   deps: TaskDeps,
   args: { userId: number; accountId: number; dek: Buffer; maxEmails?: number },
 ): Promise<EnqueueResult> {
+  const m = args.maxEmails;
+  if (m !== undefined && !(Number.isInteger(m) && m > 0 && m <= MAX_EMAILS_PER_RUN)) throw new InvalidMaxEmailsError(m);
   const keyId = await userKeyId(deps, args.userId);
   const account = await deps.store.db
     .selectFrom('mail_accounts')

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
+import { InvalidMaxEmailsError, openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { CLI, runCli } from '../../fixtures/processes.js';
@@ -74,6 +74,24 @@ describe('sync entry points (local queue, SQLite)', () => {
       const allDone = await mh.waitForTask(all.taskId, { timeoutMs: 20_000 });
       expect(allDone.result).toMatchObject({ status: 'success', accounts: [{ account_id: accountId, state: 'SUCCESS' }] });
       await expect(mh.syncAllAccounts({ userId, password: 'wrong' })).rejects.toBeInstanceOf(WrongPasswordError);
+      // A limit no task takes is refused up front, saying what is allowed; nothing is queued for it.
+      const before = await ts.store.db
+        .selectFrom('tasks')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      for (const maxEmails of [0, -3, 2.5, 100_001, Number.NaN]) {
+        const refused = mh.syncUserEmails({ userId, password, accountId, maxEmails });
+        await expect(refused).rejects.toBeInstanceOf(InvalidMaxEmailsError);
+        await expect(refused).rejects.toThrow(`maxEmails must be a whole number from 1 to 100000, not ${String(maxEmails)};`);
+      }
+      const after = await ts.store.db
+        .selectFrom('tasks')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      expect(Number(after.n)).toBe(Number(before.n));
+      // The largest allowed limit is taken.
+      const most = await mh.syncUserEmails({ userId, password, accountId, maxEmails: 100_000 });
+      expect((await mh.waitForTask(most.taskId, { timeoutMs: 20_000 })).state).toBe('SUCCESS');
     } finally {
       await mh.close();
     }
