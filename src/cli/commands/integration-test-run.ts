@@ -6,7 +6,7 @@ import { waitForTask } from '../../queue/task-watch.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, taskView } from '../../tasks/sync-service.js';
 import { TaskName } from '../../tasks/task-names.js';
-import { findCliUser, unlockCliUser } from '../unlock-user.js';
+import { findCliAccount, findCliUser, unlockCliUser } from '../unlock-user.js';
 import { openContext } from '../context.js';
 import { exitOnStartupError, UsageError } from '../exit.js';
 import { openTaskSystem } from '../task-wiring.js';
@@ -96,12 +96,11 @@ async function run(opts: Options): Promise<Step[]> {
     if (!ping.ok || !opts.account) return steps;
 
     await timed('account sync', async () => {
-      const accountId = Number(opts.account);
-      if (!Number.isInteger(accountId) || accountId <= 0)
-        throw new UsageError(`--account must be a positive whole number, not "${opts.account}".`);
+      // By id or name, as `mail-helper sync` takes it.
       const user = await findCliUser(ctx, opts.user!);
+      const account = await findCliAccount(ctx, user, opts.account!);
       const dek = await unlockCliUser(ctx, user, { passwordStdin: opts.passwordStdin });
-      const res = await enqueueAccountSync(system.queue, system.deps, { userId: Number(user.id), accountId, dek });
+      const res = await enqueueAccountSync(system.queue, system.deps, { userId: Number(user.id), accountId: Number(account.id), dek });
       dek.fill(0);
       const final = await waitForTask(store, res.task.id, { timeoutMs, pollMs: 250 }).catch(() => undefined);
       if (!final) return { ok: false, detail: `sync task ${res.task.id} did not finish within ${timeoutMs / 1000} s` };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidMaxEmailsError, openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
-import { CLI, runCli } from '../../fixtures/processes.js';
+import { CLI, runCli, startServe } from '../../fixtures/processes.js';
 import { spawnSync } from 'node:child_process';
 import { createTestStore, type TestStore } from '../../fixtures/stores.js';
 import { insertMailAccount } from '../../fixtures/sync-account.js';
@@ -114,5 +114,33 @@ describe('sync entry points (local queue, SQLite)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('queued');
     expect(r.stdout).toMatch(/completed \{[^}]*status: 'success'/);
+  });
+
+  it('mail-helper integration-test --account syncs the account given by name or id, and names one that is not there', async () => {
+    const serve = await startServe(ts.env);
+    try {
+      for (const account of ['inbox', String(accountId)]) {
+        const r = await runCli(
+          ['integration-test', '--user', 'alice', '--account', account, '--password-stdin', '--timeout', '60'],
+          ts.env,
+          {
+            input: `${password}\n`,
+          },
+        );
+        expect(r.stdout).toMatch(/ok\s+account sync\s+\d+ ms\s+\{"status":"success"/);
+        expect(r.code).toBe(0);
+      }
+      const missing = await runCli(
+        ['integration-test', '--user', 'alice', '--account', 'home', '--password-stdin', '--timeout', '60'],
+        ts.env,
+        {
+          input: `${password}\n`,
+        },
+      );
+      expect(missing.stdout).toMatch(/FAIL\s+account sync .*User "alice" has no mail account "home" \(give its id or its name\)/);
+      expect(missing.code).toBe(1);
+    } finally {
+      await serve.stop('SIGTERM');
+    }
   });
 });
