@@ -61,7 +61,33 @@ async function runSync(opts: SyncOptions): Promise<number> {
     } else if (config.queue.kind === 'bullmq' && (await liveWorkers(store, 'bullmq')).length === 0) {
       process.stderr.write('Warning: no worker is alive; start one with `mail-helper worker` or the task will wait.\n');
     }
-    const final = await follow(store, res.task.id);
+    // Ctrl-C or SIGTERM while following: stop following, and hand a task this process runs back to the
+    // queue (the next worker takes it up where it stopped) instead of dying with it half-run.
+    const interrupted = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => interrupted.abort(signal);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let final: Task;
+    try {
+      final = await follow(store, res.task.id, interrupted.signal);
+    } catch (err) {
+      if (!interrupted.signal.aborted) throw err;
+      const signal = interrupted.signal.reason as NodeJS.Signals;
+      const ranHere = worker !== undefined;
+      await worker?.stop(0); // a sync it runs stops at its next step and goes back to the queue
+      worker = undefined;
+      const state = (await system.queue.get(res.task.id))?.state;
+      process.stderr.write(
+        state === 'SUCCESS' || state === 'FAILURE' || state === 'REVOKED'
+          ? `Interrupted (${signal}): task ${res.task.id} had ended: ${state}.\n`
+          : `Interrupted (${signal}): task ${res.task.id} is ${state ?? 'gone'}${ranHere ? ', handed back to the queue' : ''}; ` +
+              `\`mail-helper serve\`, a worker or \`mail-helper sync --wait\` again runs it to the end.\n`,
+      );
+      return signal === 'SIGINT' ? 130 : 143;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     const view = taskView(final);
     if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
     else if (final.state === 'SUCCESS') process.stdout.write(`Done: ${JSON.stringify(view.result)}\n`);
@@ -75,7 +101,7 @@ async function runSync(opts: SyncOptions): Promise<number> {
 }
 
 /** Draws a progress bar on stderr (messages done of total) with the phase and folder. */
-async function follow(store: Parameters<typeof waitForTask>[0], id: string): Promise<Task> {
+async function follow(store: Parameters<typeof waitForTask>[0], id: string, signal: AbortSignal): Promise<Task> {
   const tty = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
     { format: '{state} [{bar}] {value}/{total} {detail}', hideCursor: true, noTTYOutput: !tty, notTTYSchedule: 2000 },
@@ -85,6 +111,7 @@ async function follow(store: Parameters<typeof waitForTask>[0], id: string): Pro
   try {
     return await waitForTask(store, id, {
       pollMs: 250,
+      signal,
       onChange: (t) => {
         const v = taskView(t);
         const p = (v.progress ?? {}) as { done?: number; total?: number };

@@ -8,7 +8,7 @@ import { InvalidMaxEmailsError, openMailHelper, WrongPasswordError, type TaskVie
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
 import { CLI, runCli, startServe } from '../../fixtures/processes.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createTestStore, type TestStore } from '../../fixtures/stores.js';
 import { insertMailAccount } from '../../fixtures/sync-account.js';
 
@@ -17,6 +17,7 @@ describe('sync entry points (local queue, SQLite)', () => {
   let ts: TestStore;
   let accountId: number;
   let userId: number;
+  let aliceDek: Buffer;
   const password = 'a-long-user-password';
   const imapUser = `mh${randomBytes(3).toString('hex')}`;
 
@@ -28,6 +29,7 @@ describe('sync entry points (local queue, SQLite)', () => {
     ts = await createTestStore('sqlite', { RETRY_BASE_MS: '20' });
     const { user, dek } = await createUser(ts.store.db, ts.config.auth.argon2, { username: 'alice', password });
     userId = user.id;
+    aliceDek = dek;
     const credentials = { username: imapUser, password: 'imap-pw' };
     accountId = await insertMailAccount(ts.store, { userId: user.id, dek, server: dovecot, credentials, name: 'inbox', maxEmails: 50 });
   });
@@ -142,5 +144,54 @@ describe('sync entry points (local queue, SQLite)', () => {
     } finally {
       await serve.stop('SIGTERM');
     }
+  });
+
+  it('mail-helper sync --wait interrupted by Ctrl-C hands the sync it runs back to the queue; the next one finishes it exactly', async () => {
+    const bigUser = `${imapUser}b`;
+    dovecot.addUser(bigUser, 'imap-pw');
+    const COUNT = 4000;
+    for (let i = 0; i < COUNT; i++)
+      dovecot.writeMessage(bigUser, 'INBOX', `Subject: big ${i}\r\nMessage-ID: <big-${i}@x>\r\n\r\n${'text '.repeat(200)}${i}\r\n`);
+    const bigId = await insertMailAccount(ts.store, {
+      userId,
+      dek: aliceDek,
+      server: dovecot,
+      credentials: { username: bigUser, password: 'imap-pw' },
+      name: 'big',
+      maxEmails: 1000,
+    });
+    const args = [CLI, 'sync', '--user', 'alice', '--account', 'big', '--wait', '--password-stdin', '--max-emails', String(COUNT)];
+    const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...ts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.stdin.end(`${password}\n`);
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    // Interrupted once the sync has stored some of the mail, not all.
+    const stored = async () =>
+      Number(
+        (
+          await ts.store.db
+            .selectFrom('messages')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .where('account_id', '=', bigId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    for (let i = 0; i < 600 && (await stored()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const before = await stored();
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(COUNT);
+    proc.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(
+      /Interrupted \(SIGINT\): task \S+ is PENDING, handed back to the queue; `mail-helper serve`, a worker or `mail-helper sync --wait` again runs it to the end\./,
+    );
+    // The same task, taken up again where it stopped: every message once.
+    const again = await runCli(['sync', '--user', 'alice', '--account', 'big', '--wait', '--password-stdin', '--json'], ts.env, {
+      input: `${password}\n`,
+    });
+    expect(again.stderr).toMatch(/Already queued or running: task/);
+    expect(again.code).toBe(0);
+    expect(await stored()).toBe(COUNT);
   });
 });
