@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidMaxEmailsError, openMailHelper, WrongPasswordError, type TaskView } from '../../../src/index.js';
 import { createUser } from '../../../src/users/user-service.js';
 import { startDovecot, type Dovecot } from '../../fixtures/dovecot.js';
-import { CLI, runCli, startServe } from '../../fixtures/processes.js';
+import { CLI, runCli, startServe, startWorkerProcess } from '../../fixtures/processes.js';
+import { createTestRedis } from '../../fixtures/redis.js';
+import { waitForTask } from '../../../src/queue/task-watch.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { createTestStore, type TestStore } from '../../fixtures/stores.js';
+import { createTestStore, storeKinds, type TestStore } from '../../fixtures/stores.js';
 import { insertMailAccount } from '../../fixtures/sync-account.js';
 
 describe('sync entry points (local queue, SQLite)', () => {
@@ -147,42 +149,10 @@ describe('sync entry points (local queue, SQLite)', () => {
   });
 
   it('mail-helper sync --wait interrupted by Ctrl-C hands the sync it runs back to the queue; the next one finishes it exactly', async () => {
-    const bigUser = `${imapUser}b`;
-    dovecot.addUser(bigUser, 'imap-pw');
-    const COUNT = 4000;
-    for (let i = 0; i < COUNT; i++)
-      dovecot.writeMessage(bigUser, 'INBOX', `Subject: big ${i}\r\nMessage-ID: <big-${i}@x>\r\n\r\n${'text '.repeat(200)}${i}\r\n`);
-    const bigId = await insertMailAccount(ts.store, {
-      userId,
-      dek: aliceDek,
-      server: dovecot,
-      credentials: { username: bigUser, password: 'imap-pw' },
-      name: 'big',
-      maxEmails: 1000,
-    });
-    const args = [CLI, 'sync', '--user', 'alice', '--account', 'big', '--wait', '--password-stdin', '--max-emails', String(COUNT)];
-    const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...ts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    proc.stderr.on('data', (d) => (stderr += d));
-    proc.stdin.end(`${password}\n`);
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-    // Interrupted once the sync has stored some of the mail, not all.
-    const stored = async () =>
-      Number(
-        (
-          await ts.store.db
-            .selectFrom('messages')
-            .select((e) => e.fn.countAll<number>().as('n'))
-            .where('account_id', '=', bigId)
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    for (let i = 0; i < 600 && (await stored()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    const before = await stored();
-    expect(before).toBeGreaterThan(0);
-    expect(before).toBeLessThan(COUNT);
-    proc.kill('SIGINT');
-    expect(await exited).toBe(130);
+    const { accountId: bigId, count } = await bigAccount(dovecot, ts, userId, aliceDek, `${imapUser}b`);
+    const stored = () => storedCount(ts, bigId);
+    const { code, stderr } = await interruptedSyncWait(ts.env, password, stored, count);
+    expect(code).toBe(130);
     expect(stderr).toMatch(
       /Interrupted \(SIGINT\): task \S+ is PENDING, handed back to the queue; `mail-helper serve`, a worker or `mail-helper sync --wait` again runs it to the end\./,
     );
@@ -192,6 +162,74 @@ describe('sync entry points (local queue, SQLite)', () => {
     });
     expect(again.stderr).toMatch(/Already queued or running: task/);
     expect(again.code).toBe(0);
-    expect(await stored()).toBe(COUNT);
+    expect(await stored()).toBe(count);
   });
 });
+
+describe.runIf((await storeKinds()).includes('postgres'))('sync --wait interrupted (PostgreSQL, BullMQ)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+
+  it('stops following and leaves the task to the worker running it, which finishes it exactly', async () => {
+    const dovecot = await startDovecot();
+    cleanups.push(() => dovecot.stop());
+    const ts = await createTestStore('postgres');
+    cleanups.push(() => ts.cleanup());
+    const redis = await createTestRedis();
+    cleanups.push(() => redis.cleanup());
+    const password = 'a-long-user-password';
+    const { user, dek } = await createUser(ts.store.db, ts.config.auth.argon2, { username: 'alice', password });
+    const { accountId, count } = await bigAccount(dovecot, ts, user.id, dek, `mh${randomBytes(3).toString('hex')}`);
+    const env = { ...ts.env, QUEUE: 'bullmq', REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix };
+    const worker = await startWorkerProcess(env);
+    cleanups.push(async () => void (await worker.stop('SIGTERM')));
+    const { code, stderr } = await interruptedSyncWait(env, password, () => storedCount(ts, accountId), count);
+    expect(code).toBe(130);
+    const m =
+      /Interrupted \(SIGINT\): task (\S+) is STARTED; `mail-helper serve`, a worker or `mail-helper sync --wait` again runs it to the end\./.exec(
+        stderr,
+      );
+    expect(m, stderr).not.toBeNull();
+    const done = await waitForTask(ts.store, m![1], { timeoutMs: 60_000 });
+    expect(done.state).toBe('SUCCESS');
+    expect(await storedCount(ts, accountId)).toBe(count);
+  });
+});
+
+/** A mail account of alice's named "big" on a new IMAP user with a few thousand messages: a sync long enough to interrupt. */
+async function bigAccount(dovecot: Dovecot, ts: TestStore, userId: number, dek: Buffer, imapUser: string) {
+  const count = 4000;
+  dovecot.addUser(imapUser, 'imap-pw');
+  for (let i = 0; i < count; i++)
+    dovecot.writeMessage(imapUser, 'INBOX', `Subject: big ${i}\r\nMessage-ID: <big-${i}@x>\r\n\r\n${'text '.repeat(200)}${i}\r\n`);
+  const credentials = { username: imapUser, password: 'imap-pw' };
+  const accountId = await insertMailAccount(ts.store, { userId, dek, server: dovecot, credentials, name: 'big', maxEmails: 1000 });
+  return { accountId, count };
+}
+
+async function storedCount(ts: TestStore, accountId: number): Promise<number> {
+  const row = await ts.store.db
+    .selectFrom('messages')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where('account_id', '=', accountId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** `mail-helper sync --wait` of alice's "big" account, sent SIGINT once some but not all of its messages are stored. */
+async function interruptedSyncWait(env: Record<string, string>, password: string, stored: () => Promise<number>, count: number) {
+  const args = [CLI, 'sync', '--user', 'alice', '--account', 'big', '--wait', '--password-stdin', '--max-emails', String(count)];
+  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  proc.stdin.end(`${password}\n`);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 1000 && (await stored()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const before = await stored();
+  expect(before).toBeGreaterThan(0);
+  expect(before).toBeLessThan(count);
+  proc.kill('SIGINT');
+  return { code: await exited, stderr };
+}
