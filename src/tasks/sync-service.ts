@@ -6,7 +6,7 @@ import { syncAllDedupeKey, syncDedupeKey } from './dedupe-keys.js';
 import type { EnqueueResult } from '../queue/types.js';
 import type { Task } from '../store/schema.js';
 import { MAX_EMAILS_PER_RUN } from './max-emails-per-run.js';
-import { DEFAULT_MAX_EMAILS } from './sync-user-emails.js';
+import { DEFAULT_MAX_EMAILS, syncUserEmailsPayload } from './sync-user-emails.js';
 import type { TaskDeps } from './task-deps.js';
 import { TaskName } from './task-names.js';
 
@@ -39,8 +39,9 @@ export async function enqueueAccountSync(
   deps: TaskDeps,
   args: { userId: number; accountId: number; dek: Buffer; maxEmails?: number },
 ): Promise<EnqueueResult> {
-  const m = args.maxEmails;
-  if (m !== undefined && !(Number.isInteger(m) && m > 0 && m <= MAX_EMAILS_PER_RUN)) throw new InvalidMaxEmailsError(m);
+  // What the task's payload would refuse, refused here.
+  if (args.maxEmails !== undefined && !syncUserEmailsPayload.shape.max_emails.safeParse(args.maxEmails).success)
+    throw new InvalidMaxEmailsError(args.maxEmails);
   const keyId = await userKeyId(deps, args.userId);
   const account = await deps.store.db
     .selectFrom('mail_accounts')

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { liveWorkers } from '../../queue/heartbeat.js';
 import { pingRedis } from '../../queue/redis.js';
 import { waitForTask } from '../../queue/task-watch.js';
-import { QueueUnavailableError, type WorkerRuntime } from '../../queue/types.js';
+import { QueueUnavailableError, TERMINAL_STATES, type WorkerRuntime } from '../../queue/types.js';
 import type { Task } from '../../store/schema.js';
 import { enqueueAccountSync, enqueueAllAccountsSync, NotFoundError, taskView } from '../../tasks/sync-service.js';
 import { findCliAccount, findCliUser, unlockCliUser } from '../unlock-user.js';
@@ -78,7 +78,7 @@ async function runSync(opts: SyncOptions): Promise<number> {
       worker = undefined;
       const state = (await system.queue.get(res.task.id))?.state;
       process.stderr.write(
-        state === 'SUCCESS' || state === 'FAILURE' || state === 'REVOKED'
+        state && TERMINAL_STATES.includes(state)
           ? `Interrupted (${signal}): task ${res.task.id} had ended: ${state}.\n`
           : `Interrupted (${signal}): task ${res.task.id} is ${state ?? 'gone'}${ranHere ? ', handed back to the queue' : ''}; ` +
               `\`mail-helper serve\`, a worker or \`mail-helper sync --wait\` again runs it to the end.\n`,
